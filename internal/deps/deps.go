@@ -1,0 +1,19 @@
+package main
+import (
+ _ "github.com/emersion/go-imap/v2/imapclient"
+ _ "github.com/emersion/go-imap/v2/imapserver/imapmemserver"
+ _ "github.com/emersion/go-sasl"
+ _ "github.com/emersion/go-webdav/caldav"
+ _ "github.com/emersion/go-ical"
+ _ "github.com/robfig/cron/v3"
+ _ "github.com/aws/aws-sdk-go-v2/service/s3"
+ _ "github.com/aws/aws-sdk-go-v2/feature/s3/manager"
+ _ "github.com/aws/aws-sdk-go-v2/config"
+ _ "github.com/aws/aws-sdk-go-v2/credentials"
+ _ "go.uber.org/zap"
+ _ "github.com/spf13/cobra"
+ _ "go.yaml.in/yaml/v3"
+ _ "github.com/klauspost/compress/zstd"
+ _ "github.com/prometheus/client_golang/prometheus"
+)
+func main(){}

@@ -1,0 +1,128 @@
+// Package sources defines what every data source (mail, calendar, disk) hands the
+// backup engine, and what the engine hands back. Sources never import backup or
+// sinks; they see storage only through the Store and Container interfaces below,
+// which package backup implements.
+package sources
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"time"
+)
+
+// User is one member of the organization, as the Directory API lists them.
+type User struct {
+	ID       string // Yandex uid, a decimal string ("1130000018743049")
+	Email    string // primary email; the IMAP XOAUTH2 user and CalDAV principal
+	Nickname string
+	Enabled  bool // false = blocked in the org
+	Robot    bool
+}
+
+// TokenSource yields a user's short-lived OAuth access token. Implementations
+// cache tokens and re-mint them before expiry; Token is safe for concurrent use.
+type TokenSource interface {
+	// Token returns a valid token, minting one if the cached one is missing or old.
+	Token(ctx context.Context) (string, error)
+	// Invalidate drops tok from the cache after the server refused it (HTTP 401,
+	// IMAP AUTHENTICATIONFAILED) so the next Token call mints a fresh one.
+	// Callers retry once with the new token and then give up.
+	Invalidate(tok string)
+}
+
+// Source backs up one kind of data for one user.
+type Source interface {
+	Name() string // "mail", "calendar", "disk"
+	// Backup walks the user's data and records it in st. It returns an error
+	// only when the user as a whole could not be backed up (auth refused,
+	// server unreachable); per-item and per-container problems go to
+	// st.Fail / st.Skip and the walk continues.
+	Backup(ctx context.Context, u User, tok TokenSource, st Store) error
+}
+
+// Store is the repository as one (user, source) pair sees it during one run.
+type Store interface {
+	// Containers lists the names of containers (mail folders, calendars, the
+	// Disk root) that hold items as of the last committed checkpoint.
+	Containers() []string
+	// Open loads the committed state of a container (creating it empty if new).
+	// The caller must Close it. At most one Container per name is open at a time.
+	Open(ctx context.Context, name string) (Container, error)
+	// Remove records that a container disappeared at the source (folder deleted):
+	// its items stop being live; older snapshots still restore them.
+	Remove(ctx context.Context, name string) error
+	// Fail records a recoverable per-item (or per-container) failure; the run
+	// continues and ends non-zero. item names the thing ("INBOX uid 42").
+	Fail(item string, err error)
+	// Skip records an item deliberately not backed up (too large, excluded).
+	Skip(item string, cause string)
+}
+
+// Item is one committed record in a container: an email, a calendar object, a file.
+type Item struct {
+	ID   string          // source-specific, stable within the container ("<uidvalidity>/<uid>", href, path)
+	Hash string          // hex SHA-256 of the body's plaintext bytes
+	Size int64           // plaintext size in bytes
+	Meta json.RawMessage // source-specific metadata (flags, dates, etag, ...)
+}
+
+// Body is an object stored in the repository's content-addressed store.
+type Body struct {
+	Hash string // hex SHA-256 of the plaintext
+	Size int64
+}
+
+// Container is one folder/calendar/drive of one user, open for a backup run.
+//
+// All changes are buffered and become visible (durable) only at Commit, which
+// writes one append-only index segment together with the source's cursor. A run
+// killed between commits loses only the uncommitted records; bodies already
+// written are found again by hash and not uploaded twice.
+type Container interface {
+	Name() string
+	// Cursor is the source's resume state from the last commit (nil if none).
+	Cursor() json.RawMessage
+	// Get returns the live item with this ID.
+	Get(id string) (Item, bool)
+	// Range calls fn for every live item, in no particular order, until fn returns false.
+	Range(fn func(Item) bool)
+	// Len is the number of live items.
+	Len() int
+
+	// PutBody streams r into the object store and returns its address. Memory
+	// use is bounded whatever the size of r. An identical body already stored
+	// (by any user, any run) is not uploaded again.
+	PutBody(ctx context.Context, r io.Reader) (Body, error)
+	// HasBody reports whether a body with this hash is known to be stored.
+	HasBody(ctx context.Context, hash string) bool
+
+	// Put records item as added or changed (same ID = replaced).
+	Put(it Item)
+	// SetMeta replaces only the metadata of a live item (e.g. flag changes).
+	SetMeta(id string, meta json.RawMessage)
+	// Delete records that the item is gone at the source.
+	Delete(id string)
+	// Reset marks every live item deleted, e.g. when a mail folder's UIDVALIDITY
+	// changed and items are re-listed under new IDs. Bodies stay stored.
+	Reset()
+
+	// Due reports whether enough has changed (records or time) that the
+	// source should Commit at its next consistent point.
+	Due() bool
+	// Commit durably writes pending records and cursor as one segment. With no
+	// pending records and an unchanged cursor it writes nothing.
+	Commit(ctx context.Context, cursor any) error
+	// Close releases the container. Uncommitted records are discarded.
+	Close() error
+}
+
+// Shared sentinel errors sources return (wrapped) so the engine can classify.
+var (
+	ErrNotFound     = errors.New("not found")
+	ErrUnauthorized = errors.New("unauthorized")
+)
+
+// TokenLifetime is the lifetime Yandex gives service-application tokens.
+const TokenLifetime = time.Hour
