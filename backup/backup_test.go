@@ -1,0 +1,337 @@
+package backup
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/y360backup/y360backup/sinks/mem"
+	"github.com/y360backup/y360backup/sources"
+	"github.com/y360backup/y360backup/sources/sourcetest"
+)
+
+// fakeSource serves containers of items held in memory. It commits after
+// every item it writes, reports items named "bad*" as failed, and stops with
+// errStop after stopAfter bodies (0 = never) to simulate a crash.
+type fakeSource struct {
+	data      map[string]map[string]map[string]string // user → container → id → body
+	mu        sync.Mutex
+	stopAfter int
+	fetched   int
+}
+
+// take counts one fetch, or reports that the simulated crash point is reached.
+func (f *fakeSource) take() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.stopAfter > 0 && f.fetched >= f.stopAfter {
+		return false
+	}
+	f.fetched++
+	return true
+}
+
+var errStop = errors.New("simulated crash")
+
+func (f *fakeSource) Name() string { return "fake" }
+
+func (f *fakeSource) Backup(ctx context.Context, u sources.User, tok sources.TokenSource, st sources.Store) error {
+	conts := f.data[u.Email]
+	var names []string
+	for n := range conts {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, old := range st.Containers() {
+		if _, ok := conts[old]; !ok {
+			if err := st.Remove(ctx, old); err != nil {
+				return err
+			}
+		}
+	}
+	for _, name := range names {
+		c, err := st.Open(ctx, name)
+		if err != nil {
+			return err
+		}
+		items := conts[name]
+		var ids []string
+		for id := range items {
+			ids = append(ids, id)
+		}
+		sort.Strings(ids)
+		c.Range(func(it sources.Item) bool {
+			if _, ok := items[it.ID]; !ok {
+				c.Delete(it.ID)
+			}
+			return true
+		})
+		for _, id := range ids {
+			body := items[id]
+			if strings.HasPrefix(id, "bad") {
+				st.Fail(name+" "+id, fmt.Errorf("broken"))
+				continue
+			}
+			if it, ok := c.Get(id); ok && it.Hash == sha256hex([]byte(body)) {
+				continue
+			}
+			if !f.take() {
+				c.Close()
+				return errStop
+			}
+			b, err := c.PutBody(ctx, strings.NewReader(body))
+			if err != nil {
+				return err
+			}
+			c.Put(sources.Item{ID: id, Hash: b.Hash, Size: b.Size, Meta: []byte(`{"n":1}`)})
+			if err := c.Commit(ctx, map[string]string{"last": id}); err != nil {
+				return err
+			}
+		}
+		if err := c.Commit(ctx, map[string]string{"last": "end"}); err != nil {
+			return err
+		}
+		c.Close()
+	}
+	return nil
+}
+
+type users []sources.User
+
+func (us users) ListUsers(ctx context.Context, fn func(sources.User) error) error {
+	for _, u := range us {
+		if err := fn(u); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func testRepo(t *testing.T) (*Repository, *mem.Sink) {
+	t.Helper()
+	sink := mem.New()
+	r, err := OpenOrInit(context.Background(), sink, RepoOptions{SpoolDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, sink
+}
+
+func runOpts(src sources.Source, us users) RunOptions {
+	return RunOptions{Users: us, Sources: []sources.Source{src},
+		Tokens: func(sources.User) sources.TokenSource { return &sourcetest.StaticTokens{Tok: "t"} }}
+}
+
+var twoUsers = users{
+	{ID: "1", Email: "a@x.test", Enabled: true},
+	{ID: "2", Email: "b@x.test", Enabled: true},
+	{ID: "3", Email: "robot@x.test", Enabled: true, Robot: true},
+	{ID: "4", Email: "blocked@x.test"},
+}
+
+// restoreAll returns user → container → id → body as of a snapshot.
+func restoreAll(t *testing.T, r *Repository, snap *Snapshot) map[string]map[string]map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	out := map[string]map[string]map[string]string{}
+	for _, u := range snap.Users {
+		for srcName, ss := range u.Sources {
+			for _, h := range ss.Containers {
+				v, err := r.LoadContainer(ctx, u.ID, srcName, h)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if out[u.Email] == nil {
+					out[u.Email] = map[string]map[string]string{}
+				}
+				m := map[string]string{}
+				for id, it := range v.Items {
+					rc, err := r.OpenObject(ctx, it.Hash)
+					if err != nil {
+						t.Fatal(err)
+					}
+					b, err := io.ReadAll(rc)
+					rc.Close()
+					if err != nil {
+						t.Fatal(err)
+					}
+					m[id] = string(b)
+				}
+				out[u.Email][v.Name] = m
+			}
+		}
+	}
+	return out
+}
+
+func TestBackupIncrementalAndPointInTime(t *testing.T) {
+	ctx := context.Background()
+	r, sink := testRepo(t)
+	src := &fakeSource{data: map[string]map[string]map[string]string{
+		"a@x.test": {"INBOX": {"1": "hello", "2": "world"}, "Проекты": {"1": "привет"}},
+		"b@x.test": {"INBOX": {"1": "hello"}}, // same body as a's: stored once
+	}}
+	s1, err := r.Backup(ctx, runOpts(src, twoUsers))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s1.Status != StatusOK || len(s1.Users) != 2 {
+		t.Fatalf("status %s, users %d; want ok, 2 (robot and blocked skipped)", s1.Status, len(s1.Users))
+	}
+	if s1.Totals.Uploaded != 3 {
+		t.Errorf("uploaded %d objects, want 3 (dedup across users)", s1.Totals.Uploaded)
+	}
+
+	// No change: only the snapshot (and lock) are written.
+	putsBefore, bytesBefore := sink.Puts, sink.PutByte
+	s2, err := r.Backup(ctx, runOpts(src, twoUsers))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sink.Puts - putsBefore; got != 2 { // lock + snapshot
+		t.Errorf("no-change run made %d puts, want 2 (lock, snapshot)", got)
+	}
+	t.Logf("no-change run wrote %d bytes", sink.PutByte-bytesBefore)
+	if s2.Totals.Items != 0 || s2.Totals.Segments != 0 {
+		t.Errorf("no-change run: %+v", s2.Totals)
+	}
+
+	// Change: delete one, change one, add one, drop a folder.
+	src.data["a@x.test"]["INBOX"] = map[string]string{"2": "world v2", "3": "new"}
+	delete(src.data["a@x.test"], "Проекты")
+	s3, err := r.Backup(ctx, runOpts(src, twoUsers))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got3 := restoreAll(t, r, s3)
+	if want := (map[string]string{"2": "world v2", "3": "new"}); fmt.Sprint(got3["a@x.test"]["INBOX"]) != fmt.Sprint(want) {
+		t.Errorf("latest INBOX = %v, want %v", got3["a@x.test"]["INBOX"], want)
+	}
+	if _, ok := got3["a@x.test"]["Проекты"]; ok {
+		t.Error("removed folder still in latest snapshot")
+	}
+	got1 := restoreAll(t, r, s1)
+	if got1["a@x.test"]["INBOX"]["1"] != "hello" || got1["a@x.test"]["Проекты"]["1"] != "привет" {
+		t.Errorf("first snapshot lost data: %v", got1)
+	}
+}
+
+func TestBackupResumeAfterCrash(t *testing.T) {
+	ctx := context.Background()
+	r, _ := testRepo(t)
+	items := map[string]string{}
+	for i := 0; i < 50; i++ {
+		items[fmt.Sprintf("%03d", i)] = fmt.Sprintf("body %d", i)
+	}
+	src := &fakeSource{data: map[string]map[string]map[string]string{"a@x.test": {"INBOX": items}}, stopAfter: 20}
+	s, err := r.Backup(ctx, runOpts(src, twoUsers[:1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Status != StatusFailed {
+		t.Fatalf("crashed run status %s", s.Status)
+	}
+	src.stopAfter = 0
+	src.fetched = 0
+	s, err = r.Backup(ctx, runOpts(src, twoUsers[:1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if src.fetched != 30 {
+		t.Errorf("resumed run fetched %d bodies, want 30 (20 were committed)", src.fetched)
+	}
+	got := restoreAll(t, r, s)["a@x.test"]["INBOX"]
+	if len(got) != 50 {
+		t.Errorf("restored %d items, want 50", len(got))
+	}
+}
+
+func TestBackupPerItemFailure(t *testing.T) {
+	r, _ := testRepo(t)
+	src := &fakeSource{data: map[string]map[string]map[string]string{"a@x.test": {"INBOX": {"1": "ok", "bad1": "x"}}}}
+	s, err := r.Backup(context.Background(), runOpts(src, twoUsers[:1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Status != StatusPartial || s.Totals.Failed != 1 || s.Totals.Items != 1 {
+		t.Errorf("status %s totals %+v; want partial, 1 failed, 1 item", s.Status, s.Totals)
+	}
+	if f := s.Users[0].Sources["fake"].Failures; len(f) != 1 || !strings.Contains(f[0], "bad1") {
+		t.Errorf("failures %v", f)
+	}
+}
+
+func TestBaseSegmentsKeepReplayShort(t *testing.T) {
+	ctx := context.Background()
+	r, sink := testRepo(t)
+	st, err := r.openUserStore(ctx, "1", "fake", "run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := st.Open(ctx, "INBOX")
+	for i := 0; i < 40; i++ {
+		b, _ := c.PutBody(ctx, strings.NewReader(fmt.Sprint(i)))
+		c.Put(sources.Item{ID: fmt.Sprint(i), Hash: b.Hash, Size: b.Size})
+		if err := c.Commit(ctx, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Close()
+	chain, _ := listChain(ctx, sink, indexPrefix("1", "fake"), containerKey("INBOX"))
+	replay := chainUpTo(chain, chain[len(chain)-1].Seq)
+	if len(chain) != 40 || len(replay) > baseEvery {
+		t.Errorf("chain %d segments, replay %d; want 40 and <= %d", len(chain), len(replay), baseEvery)
+	}
+	st2, _ := r.openUserStore(ctx, "1", "fake", "run2")
+	c2, _ := st2.Open(ctx, "INBOX")
+	if c2.Len() != 40 || string(c2.Cursor()) != "39" {
+		t.Errorf("reopened: %d items, cursor %s", c2.Len(), c2.Cursor())
+	}
+}
+
+func TestLockRefusesSecondRun(t *testing.T) {
+	ctx := context.Background()
+	r, sink := testRepo(t)
+	unlock, err := r.lock(ctx, "run1", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.lock(ctx, "run2", 0); !errors.Is(err, ErrLocked) {
+		t.Fatalf("second lock: %v, want ErrLocked", err)
+	}
+	unlock()
+	// A lock left by a dead process on this host is stale.
+	b := []byte(`{"run":"dead","host":"` + hostname() + `","pid":999999999,"started":"2026-01-01T00:00:00Z"}`)
+	if err := sink.Put(ctx, "locks/dead.json", bytes.NewReader(b), int64(len(b))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.lock(ctx, "run3", 0); err != nil {
+		t.Fatalf("stale lock not removed: %v", err)
+	}
+}
+
+func TestCorruptObjectDetected(t *testing.T) {
+	ctx := context.Background()
+	r, sink := testRepo(t)
+	b, _, err := r.PutObject(ctx, strings.NewReader("payload"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _, _ := r.PutObject(ctx, strings.NewReader("other"))
+	rc, _ := sink.Get(ctx, ObjectKey(other.Hash))
+	data, _ := io.ReadAll(rc)
+	sink.Corrupt(ObjectKey(b.Hash), data)
+	rc2, err := r.OpenObject(ctx, b.Hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadAll(rc2); err == nil || !strings.Contains(err.Error(), "corrupt") {
+		t.Fatalf("corrupt object read: %v", err)
+	}
+}

@@ -1,0 +1,237 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/y360backup/y360backup/sources"
+)
+
+// UserLister lists the organization's users (sources/y360's Client does).
+type UserLister interface {
+	ListUsers(ctx context.Context, fn func(sources.User) error) error
+}
+
+// RunOptions configure one backup run.
+type RunOptions struct {
+	Users   UserLister
+	Sources []sources.Source
+	// Tokens returns the token source for a user.
+	Tokens func(sources.User) sources.TokenSource
+	// Filter decides whether a listed user is backed up; reason explains a no.
+	// Nil means every enabled, non-robot user.
+	Filter func(sources.User) (ok bool, reason string)
+	// Only restricts the run to these users (email or id), which must exist.
+	Only []string
+	// Concurrency is the number of users backed up at once (default 4).
+	Concurrency int
+	// StaleLock: see DefaultStaleLock.
+	StaleLock time.Duration
+	// Log receives progress; nil = no logging.
+	Log *zap.Logger
+}
+
+// DefaultFilter skips blocked users and robots.
+func DefaultFilter(u sources.User) (bool, string) {
+	switch {
+	case u.Robot:
+		return false, "robot account"
+	case !u.Enabled:
+		return false, "blocked user"
+	}
+	return true, ""
+}
+
+// Backup runs one backup over the selected users and writes a snapshot. The
+// returned error is non-nil only when the run could not happen or complete at
+// all (lock held, user list unavailable, cancelled); per-user and per-item
+// failures are in the snapshot, whose Status is then "partial" or "failed".
+func (r *Repository) Backup(ctx context.Context, opts RunOptions) (*Snapshot, error) {
+	log := opts.Log
+	if log == nil {
+		log = zap.NewNop()
+	}
+	if opts.Filter == nil {
+		opts.Filter = DefaultFilter
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 4
+	}
+	snap := &Snapshot{Version: FormatVersion, ID: newID(), Started: time.Now().UTC()}
+	snap.Host, _ = os.Hostname()
+	unlock, err := r.lock(ctx, snap.ID, opts.StaleLock)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+
+	users, err := r.selectUsers(ctx, opts, log)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("backup starting", zap.String("run", snap.ID), zap.Int("users", len(users)), zap.Int("concurrency", opts.Concurrency))
+
+	results := make([]UserSnapshot, len(users))
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < opts.Concurrency; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				results[i] = r.backupUser(ctx, snap.ID, users[i], opts, log)
+			}
+		}()
+	}
+feed:
+	for i := range users {
+		select {
+		case work <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(work)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		// No snapshot for an interrupted run: its committed segments stay
+		// in the chains and the next run resumes from them.
+		return nil, fmt.Errorf("backup interrupted: %w (committed checkpoints are kept; the next run resumes)", err)
+	}
+	snap.Users = results
+	finish(snap)
+	if err := r.saveSnapshot(context.WithoutCancel(ctx), snap); err != nil {
+		return snap, err
+	}
+	log.Info("backup finished", zap.String("run", snap.ID), zap.String("status", snap.Status),
+		zap.Int("users_ok", snap.UsersOK), zap.Int("users_failed", snap.UsersFailed),
+		zap.Int64("items", snap.Totals.Items), zap.Int64("bytes", snap.Totals.Bytes), zap.Int64("failed_items", snap.Totals.Failed))
+	return snap, nil
+}
+
+// finish fills status and totals.
+func finish(snap *Snapshot) {
+	snap.Finished = time.Now().UTC()
+	for _, u := range snap.Users {
+		if u.Status == StatusFailed {
+			snap.UsersFailed++
+		} else {
+			snap.UsersOK++
+		}
+		for _, s := range u.Sources {
+			snap.Totals.add(s.Stats)
+		}
+	}
+	switch {
+	case snap.UsersFailed == 0 && snap.Totals.Failed == 0:
+		snap.Status = StatusOK
+	case snap.UsersOK == 0 && len(snap.Users) > 0:
+		snap.Status = StatusFailed
+	default:
+		snap.Status = StatusPartial
+	}
+}
+
+// selectUsers lists users, applies Only and Filter, and sorts by email so
+// runs are reproducible.
+func (r *Repository) selectUsers(ctx context.Context, opts RunOptions, log *zap.Logger) ([]sources.User, error) {
+	want := map[string]bool{}
+	for _, o := range opts.Only {
+		want[strings.ToLower(o)] = false
+	}
+	var users []sources.User
+	err := opts.Users.ListUsers(ctx, func(u sources.User) error {
+		if len(want) > 0 {
+			key := ""
+			if _, ok := want[strings.ToLower(u.Email)]; ok {
+				key = strings.ToLower(u.Email)
+			} else if _, ok := want[u.ID]; ok {
+				key = u.ID
+			}
+			if key == "" {
+				return nil
+			}
+			want[key] = true
+		} else if ok, why := opts.Filter(u); !ok {
+			log.Debug("user skipped", zap.String("user", u.Email), zap.String("reason", why))
+			return nil
+		}
+		users = append(users, u)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	var missing []string
+	for k, found := range want {
+		if !found {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		return nil, fmt.Errorf("no such user in the organization: %s", strings.Join(missing, ", "))
+	}
+	sort.Slice(users, func(i, j int) bool { return users[i].Email < users[j].Email })
+	return users, nil
+}
+
+// backupUser runs every source for one user, isolating failures.
+func (r *Repository) backupUser(ctx context.Context, run string, u sources.User, opts RunOptions, log *zap.Logger) UserSnapshot {
+	us := UserSnapshot{ID: u.ID, Email: u.Email, Status: StatusOK, Sources: map[string]*SourceSnapshot{}}
+	tok := opts.Tokens(u)
+	var errs []string
+	for _, src := range opts.Sources {
+		ss := &SourceSnapshot{Status: StatusOK}
+		us.Sources[src.Name()] = ss
+		st, err := r.openUserStore(ctx, u.ID, src.Name(), run)
+		if err == nil {
+			err = runSource(ctx, src, u, tok, st)
+			ss.Containers = st.heads()
+			ss.Stats = st.stats
+			ss.Failures, ss.Skips = st.failures, st.skips
+		}
+		if err != nil {
+			ss.Status, ss.Error = StatusFailed, err.Error()
+			errs = append(errs, src.Name()+": "+err.Error())
+			log.Warn("source failed", zap.String("user", u.Email), zap.String("source", src.Name()), zap.Error(err))
+		} else if ss.Stats.Failed > 0 {
+			ss.Status = StatusPartial
+		}
+		log.Info("source done", zap.String("user", u.Email), zap.String("source", src.Name()),
+			zap.Int64("items", ss.Stats.Items), zap.Int64("deleted", ss.Stats.Deleted), zap.Int64("failed", ss.Stats.Failed))
+	}
+	if len(errs) > 0 {
+		us.Status, us.Error = StatusFailed, strings.Join(errs, "; ")
+	} else {
+		for _, s := range us.Sources {
+			if s.Status != StatusOK {
+				us.Status = StatusPartial
+			}
+		}
+	}
+	return us
+}
+
+// runSource calls the source and turns a panic into an error, so one bad
+// item in one user's data cannot take the daemon down.
+func runSource(ctx context.Context, src sources.Source, u sources.User, tok sources.TokenSource, st *userStore) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("internal error in %s source: %v", src.Name(), p)
+		}
+	}()
+	err = src.Backup(ctx, u, tok, st)
+	if err != nil && errors.Is(err, context.Canceled) && ctx.Err() == nil {
+		err = fmt.Errorf("%s: %w", src.Name(), err)
+	}
+	return err
+}
