@@ -1,0 +1,116 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const good = `
+organization:
+  id: "123"
+  admin_token: ${ADMIN}
+  client_id: cid
+  client_secret_file: SECRETFILE
+users:
+  exclude: ["ceo@*"]
+sources:
+  mail:
+    security: starttls
+    addr: 127.0.0.1:1143
+    exclude_folders: ['\Junk', "Archive|*"]
+repository:
+  type: fs
+  path: /tmp/repo
+`
+
+func env(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func TestParseGood(t *testing.T) {
+	dir := t.TempDir()
+	sf := filepath.Join(dir, "secret")
+	os.WriteFile(sf, []byte("s3cr3t\n"), 0o600)
+	data := strings.ReplaceAll(good, "SECRETFILE", sf)
+	c, err := Parse("c.yaml", []byte(data), env(map[string]string{"ADMIN": "tok: {x}"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Organization.AdminToken != "tok: {x}" {
+		t.Errorf("env expansion: %q (must be literal, no YAML injection)", c.Organization.AdminToken)
+	}
+	if c.Organization.ClientSecret != "s3cr3t" {
+		t.Errorf("secret file: %q", c.Organization.ClientSecret)
+	}
+	if c.Concurrency != 4 || c.API.RPS != 10 || c.Sources.Calendar.URL != "https://caldav.yandex.ru/" {
+		t.Errorf("defaults not applied: %+v", c)
+	}
+	if !On(c.Sources.Mail.Enabled) {
+		t.Error("mail should default to enabled")
+	}
+}
+
+func TestParseProblems(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		want []string // substrings, all must appear
+	}{
+		{"unknown key", "organization:\n  id: '1'\n  admin_tokn: x\n", []string{"line 3: organization.admin_tokn: unknown key"}},
+		{"missing env", "organization:\n  id: '1'\n  admin_token: ${NOPE}\n", []string{"line 3: organization.admin_token: environment variable NOPE is not set"}},
+		{"everything missing", "{}", []string{"organization.id: required", "organization.admin_token: required", "organization.client_id", "repository.path"}},
+		{"bad values", "organization: {id: abc, admin_token: t, client_id: c, client_secret: s}\nconcurrency: 0\nsources: {mail: {security: ssl}}\nrepository: {type: ftp}\n",
+			[]string{`"abc" is not a numeric`, "sources.mail.security", "repository.type", "line 3"}},
+		{"bad yaml", "organization: [\n", []string{"not valid YAML"}},
+		{"wrong type", "concurrency: lots\n", []string{"line 1", "lots"}},
+		{"bad glob", "users: {include: ['[']}\n", []string{"users.include[0]: bad glob"}},
+		{"both secret forms", "organization: {client_secret: a, client_secret_file: /etc/passwd}\n", []string{"either the value or the _file form"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("c.yaml", []byte(tt.yaml), env(nil))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q\n lacks %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestUsersSelected(t *testing.T) {
+	u := Users{Include: []string{"*@corp.test"}, Exclude: []string{"ceo@*"}}
+	tests := []struct {
+		email          string
+		robot, enabled bool
+		want           bool
+	}{
+		{"alice@corp.test", false, true, true},
+		{"Alice@CORP.test", false, true, true},
+		{"ceo@corp.test", false, true, false},
+		{"bob@other.test", false, true, false},
+		{"robot@corp.test", true, true, false},
+		{"blocked@corp.test", false, false, false},
+	}
+	for _, tt := range tests {
+		if got, why := u.Selected(tt.email, tt.robot, tt.enabled); got != tt.want {
+			t.Errorf("%s: %v (%s), want %v", tt.email, got, why, tt.want)
+		}
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"10": 10, "1KiB": 1024, "2MB": 2e6, "1.5G": 1.5 * (1 << 30), "512k": 512 << 10} {
+		if got, err := ParseSize(in); err != nil || got != want {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	if _, err := ParseSize("lots"); err == nil {
+		t.Error("ParseSize(lots) succeeded")
+	}
+}
