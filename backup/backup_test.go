@@ -335,3 +335,27 @@ func TestCorruptObjectDetected(t *testing.T) {
 		t.Fatalf("corrupt object read: %v", err)
 	}
 }
+
+func TestVerifyFindsCorruptAndMissing(t *testing.T) {
+	ctx := context.Background()
+	r, sink := testRepo(t)
+	src := &fakeSource{data: map[string]map[string]map[string]string{"a@x.test": {"INBOX": {"1": "one", "2": "two", "3": "three"}}}}
+	s, err := r.Backup(ctx, runOpts(src, twoUsers[:1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := r.Verify(ctx, s, VerifyOptions{})
+	if err != nil || len(rep.Problems) != 0 || rep.Objects != 3 {
+		t.Fatalf("clean verify: %+v, %v", rep, err)
+	}
+	sink.Corrupt(ObjectKey(sha256hex([]byte("one"))), []byte("garbage"))
+	sink.Delete(ctx, ObjectKey(sha256hex([]byte("two"))))
+	rep, _ = r.Verify(ctx, s, VerifyOptions{})
+	if len(rep.Problems) != 2 {
+		t.Fatalf("problems %v, want 2", rep.Problems)
+	}
+	joined := strings.Join(rep.Problems, "\n")
+	if !strings.Contains(joined, "item 1") || !strings.Contains(joined, "item 2") || !strings.Contains(joined, "a@x.test") {
+		t.Errorf("problems do not name user and items: %s", joined)
+	}
+}
