@@ -34,7 +34,7 @@ ROOT=$(cd "$1" && pwd)
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 HERE=$REPO/scripts
 
-CACHE=${Y360_PEERS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/y360backup}
+CACHE=${Y360_PEERS_CACHE:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/y360backup}
 OFF=${Y360_PEERS_PORT_OFFSET:-0}
 EMU_PORT=$((8089 + OFF))
 A_IMAP=$((1143 + OFF)) A_IMAPS=$((1993 + OFF))
@@ -97,7 +97,7 @@ build_emulator() {
   EMU_KIND=python
   if [ -d "$REPO/cmd/y360backup" ]; then
     if (cd "$REPO" && go build -o "$ROOT/bin/y360backup" ./cmd/y360backup) >"$ROOT/logs/emulator-build.log" 2>&1; then
-      if "$ROOT/bin/y360backup" emulator --help >/dev/null 2>&1; then
+      if "$ROOT/bin/y360backup" emulator --help 2>&1 | grep -q -- --addr; then
         EMU_KIND=go
       else
         echo "peers-up: ./cmd/y360backup builds but has no 'emulator' command: using the python fallback"

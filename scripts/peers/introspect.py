@@ -5,22 +5,48 @@ Used by scripts/peers-up.sh only while the Go emulator (y360backup emulator) is 
 buildable. Dovecot's oauth2 passdb and the Radicale auth plugin POST token=<tok> to
 /introspect; the reply is 200 {"active": true, "username": ...} or 401 {"active": false}.
 
-It does not know the Go emulator's HMAC token format: the only tokens it accepts are
-'valid-<username>' (so the peers themselves can be checked by hand).
+It validates tokens exactly as internal/y360emu does for users it does not know:
+  "y0_emu." + base64url(JSON claims) + "." + base64url(HMAC-SHA256(key, the base64 text)),
+key = the bytes of $Y360_TEST_EMU_KEY (default "y360emu-demo-key"), claims.exp_ms in the future;
+the username is claims.email. So a token minted by an in-process emulator with the same key works.
 
   introspect.py ADDR          e.g. 127.0.0.1:8089
 """
+import base64
+import hashlib
+import hmac
 import json
+import os
 import sys
 import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+PREFIX = "y0_emu."
+KEY = os.environ.get("Y360_TEST_EMU_KEY", "y360emu-demo-key").encode()
+
+
+def b64url(text):
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
 
 def lookup(tok):
-    if tok.startswith("valid-") and len(tok) > len("valid-"):
-        return tok[len("valid-"):]
-    return None
+    """The email a valid token belongs to, else None."""
+    if not tok.startswith(PREFIX):
+        return None
+    payload, dot, sig = tok[len(PREFIX):].partition(".")
+    if not dot:
+        return None
+    try:
+        want = hmac.new(KEY, payload.encode(), hashlib.sha256).digest()
+        if not hmac.compare_digest(b64url(sig), want):
+            return None
+        claims = json.loads(b64url(payload))
+        if claims.get("exp_ms", 0) <= time.time() * 1000:
+            return None
+        return claims.get("email") or None
+    except (ValueError, TypeError, AttributeError):
+        return None
 
 
 class Handler(BaseHTTPRequestHandler):

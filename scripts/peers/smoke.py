@@ -1,21 +1,22 @@
 #!/usr/bin/python3
 """Smoke check of the peers started by scripts/peers-up.sh, with raw protocol sessions.
 
-  . ROOT/env.sh && scripts/peers/smoke.py [--token-cmd CMD]
+  . ROOT/env.sh && scripts/peers/smoke.py
 
-A valid token for a user is 'valid-<user>' (what the python fallback emulator accepts) unless
---token-cmd is given: CMD USER must print a token the running emulator accepts for USER.
+Tokens are minted here in internal/y360emu's format with the key $Y360_TEST_EMU_KEY, so the
+checks work against the Go emulator and the python fallback alike.
 Checks: XOAUTH2 with a valid token succeeds on Dovecot A and B (plain, STARTTLS and implicit TLS),
 a wrong token fails; B's CAPABILITY is exactly Yandex's list (no CONDSTORE/QRESYNC) and B's
 hierarchy separator is '|'; APPEND/SELECT/FETCH work on B; Radicale answers PROPFIND with 207 for
 a valid token as Basic password and 401 for a wrong one; versitygw answers signed requests and refuses a wrong secret. Exits 1 on the first failed check.
 """
-import argparse
 import base64
+import hashlib
+import hmac
+import json
 import http.client
 import imaplib
 import os
-import shlex
 import socket
 import ssl
 import subprocess
@@ -97,10 +98,11 @@ def check_imap(name, addr, tls_addr, ca, token_for, yandex):
         if not line.startswith("a OK"):
             fail("%s %s XOAUTH2 valid token: %s" % (name, how, line))
         ok("%s %s XOAUTH2 valid token -> %s (%.1f ms)" % (name, how, line, dt * 1000))
-    line, _, dt = raw_auth(addr, user, "wrong-" + tok)
-    if not line.startswith("a NO"):
-        fail("%s XOAUTH2 wrong token accepted: %s" % (name, line))
-    ok("%s XOAUTH2 wrong token -> %s (%.1f ms)" % (name, line, dt * 1000))
+    for what, bad in (("signed with another key", "key"), ("expired", "expired")):
+        line, _, dt = raw_auth(addr, user, token_for(user, bad))
+        if not line.startswith("a NO"):
+            fail("%s XOAUTH2 token %s accepted: %s" % (name, what, line))
+        ok("%s XOAUTH2 token %s -> %s (%.1f ms)" % (name, what, line, dt * 1000))
     line, _, _ = raw_auth(addr, "other-" + user, tok)
     if not line.startswith("a NO"):
         fail("%s XOAUTH2 token of another user accepted: %s" % (name, line))
@@ -149,7 +151,7 @@ def check_radicale(url, token_for):
     user = "smoke-dav-%s@example.org" % uuid.uuid4().hex[:8]
     body = ('<?xml version="1.0"?><d:propfind xmlns:d="DAV:"><d:prop><d:current-user-principal/>'
             '</d:prop></d:propfind>')
-    for tok, want in ((token_for(user), 207), ("wrong-token", 401), (token_for("x" + user), 401)):
+    for tok, want in ((token_for(user), 207), (token_for(user, "key"), 401), (token_for("x" + user), 401)):
         c = http.client.HTTPConnection(host, port, timeout=10)
         auth = base64.b64encode(("%s:%s" % (user, tok)).encode()).decode()
         c.request("PROPFIND", "/", body=body, headers={"Authorization": "Basic " + auth, "Depth": "0",
@@ -184,16 +186,19 @@ def check_s3(endpoint, access, secret):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--token-cmd", help="command printing a valid token for the user given as its argument")
-    args = ap.parse_args()
     env = os.environ
+    key = env["Y360_TEST_EMU_KEY"].encode()
 
-    def token_for(user):
-        if not args.token_cmd:
-            return "valid-" + user
-        out = subprocess.run(shlex.split(args.token_cmd) + [user], capture_output=True, text=True, check=True)
-        return out.stdout.strip()
+    def token_for(user, bad=None):
+        """A valid token for user; bad="key" signs it with another key, bad="expired" makes it expired."""
+        now = int(time.time() * 1000)
+        exp = now - 1000 if bad == "expired" else now + 3600 * 1000
+        claims = {"sub": user, "email": user, "scp": ["mail:imap_full", "calendar:all"], "iat_ms": now - 5000,
+                  "exp_ms": exp, "gen": 0, "jti": uuid.uuid4().hex[:16]}
+        k = b"not-" + key if bad == "key" else key
+        p = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
+        sig = base64.urlsafe_b64encode(hmac.new(k, p.encode(), hashlib.sha256).digest()).decode().rstrip("=")
+        return "y0_emu." + p + "." + sig
 
     ca = env["Y360_TEST_DOVECOT_CA"]
     check_imap("dovecot-a", env["Y360_TEST_DOVECOT_ADDR"], env["Y360_TEST_DOVECOT_TLS_ADDR"], ca, token_for, False)
