@@ -322,9 +322,9 @@ for inst in dovecot-a dovecot-b; do
 done
 wait_port radicale "$DAV_PORT" "$(cat "$ROOT/pids/radicale.pid")" "$ROOT/logs/radicale.log"
 wait_port versitygw "$S3_PORT" "$(cat "$ROOT/pids/versitygw.pid")" "$ROOT/logs/versitygw.log"
-for p in $A_IMAP $B_IMAP; do
-  g=$(imap_greeting "$p")
-  case $g in "* OK"*) ;; *) fail_peer "dovecot:$p" "$ROOT/logs/dovecot-a.log" "no IMAP greeting on port $p (got '$g')" ;; esac
+for inst in dovecot-a:$A_IMAP dovecot-b:$B_IMAP; do
+  g=$(imap_greeting "${inst#*:}")
+  case $g in "* OK"*) ;; *) fail_peer "${inst%%:*}" "$ROOT/logs/${inst%%:*}.log" "no IMAP greeting on port ${inst#*:} (got '$g')" ;; esac
 done
 step_done "start"
 
