@@ -72,8 +72,10 @@ install_packages() {
   [ "${Y360_PEERS_NO_INSTALL:-0}" = 1 ] && die "missing packages: ${missing[*]} (Y360_PEERS_NO_INSTALL=1)"
   echo "peers-up: apt-get install ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get -o DPkg::Lock::Timeout=300 update -qq >"$ROOT/logs/apt.log" 2>&1 ||
-    { tail -20 "$ROOT/logs/apt.log" >&2; die "apt-get update failed"; }
+  if [ "${Y360_APT_UPDATED:-0}" != 1 ]; then
+    apt-get -o DPkg::Lock::Timeout=300 update -qq >"$ROOT/logs/apt.log" 2>&1 ||
+      { tail -20 "$ROOT/logs/apt.log" >&2; die "apt-get update failed"; }
+  fi
   apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${missing[@]}" >>"$ROOT/logs/apt.log" 2>&1 ||
     { tail -20 "$ROOT/logs/apt.log" >&2; die "apt-get install ${missing[*]} failed"; }
 }

@@ -44,6 +44,15 @@ for a in ${ARGS[@]+"${ARGS[@]}"}; do
 done
 [ "$HAVE_PKG" = 1 ] || ARGS+=(./...)
 
+# go test -race needs cgo, hence a C compiler, which a fresh Debian does not have.
+if ! command -v gcc >/dev/null 2>&1; then
+  echo "test.sh: apt-get install gcc libc6-dev (go test -race needs cgo)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get -o DPkg::Lock::Timeout=300 update -qq >/dev/null
+  apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends gcc libc6-dev >/dev/null
+  export Y360_APT_UPDATED=1 # peers-up.sh need not update again
+fi
+
 elapsed() { printf '%.1f s' "$((($(date +%s%N) - $1) / 1000000))e-3"; }
 
 if [ "$LINT" = 1 ]; then
