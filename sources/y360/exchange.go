@@ -137,11 +137,13 @@ func classifyExchange(e *APIError) exchangeCause {
 	switch {
 	case e.Name == "invalid_client":
 		return causeBadClient
-	case has("not active", "not activated", "feature"):
+	case e.Name == "invalid_scope":
+		return causeScope
+	case has("not active", "not activated", "is not enabled"):
 		return causeFeatureInactive
 	case e.Name == "unauthorized_client" || has("service application", "service app", "not allowed for this client"):
 		return causeNotServiceApp
-	case e.Name == "invalid_scope" || has("scope"):
+	case has("scope"):
 		return causeScope
 	case has("block", "disabled", "dismissed"):
 		return causeBlocked
