@@ -1,0 +1,211 @@
+package calendar
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/y360backup/y360backup/sources"
+)
+
+// cursor is the per-collection resume state committed with each segment.
+//
+// CTag and SyncToken describe the collection as of the last COMPLETE pass;
+// commits made in the middle of a pass carry CTag "" and the previous pass's
+// SyncToken, so a run cut short re-examines the collection next time (and,
+// comparing etags, fetches only what it had not committed).
+type cursor struct {
+	CTag        string   `json:"ctag,omitempty"`
+	SyncToken   string   `json:"sync_token,omitempty"`
+	DisplayName string   `json:"displayname,omitempty"`
+	Color       string   `json:"color,omitempty"`
+	Components  []string `json:"components,omitempty"`
+	Href        string   `json:"href,omitempty"` // collection href, for restore
+}
+
+// itemMeta is Item.Meta for a calendar object.
+type itemMeta struct {
+	Href      string `json:"href"`
+	ETag      string `json:"etag,omitempty"`
+	UID       string `json:"uid,omitempty"`
+	Component string `json:"component,omitempty"` // VEVENT, VTODO, ...
+	// Malformed marks bytes that do not look like an iCalendar object. They
+	// are stored anyway (we never parse or rewrite what the server sent).
+	Malformed bool `json:"malformed,omitempty"`
+}
+
+// member is one object the server lists (or reports changed) in a collection.
+type member struct {
+	ID   string // href path relative to the collection
+	Href string // as the server sent it
+	ETag string // "" when the server did not say
+}
+
+// maxSyncRounds bounds the follow-up REPORTs for a truncated (507) sync answer.
+const maxSyncRounds = 1000
+
+func (s *session) backupCollection(ctx context.Context, col collection) error {
+	c, err := s.st.Open(ctx, col.Name)
+	if err != nil {
+		return fmt.Errorf("calendar: open %s: %w", col.Name, err)
+	}
+	defer c.Close()
+
+	var prev cursor
+	if raw := c.Cursor(); len(raw) > 0 {
+		if json.Unmarshal(raw, &prev) != nil {
+			prev = cursor{} // unreadable: do a full listing, nothing else is lost
+		}
+	}
+	next := cursor{
+		CTag: col.CTag, SyncToken: col.SyncToken,
+		DisplayName: col.DisplayName, Color: col.Color, Components: col.Components, Href: col.Href,
+	}
+	if prev.CTag != "" && prev.CTag == col.CTag {
+		// Unchanged since the last complete pass: no request at all. The
+		// commit writes a segment only if name/color/components changed.
+		next.SyncToken = prev.SyncToken
+		return c.Commit(ctx, next)
+	}
+	mid := next
+	mid.CTag, mid.SyncToken = "", prev.SyncToken
+
+	var changed []member
+	var deleted []string
+	synced := false
+	if col.CanSync && prev.SyncToken != "" {
+		var tok string
+		changed, deleted, tok, err = s.syncChanges(ctx, col, prev.SyncToken)
+		switch {
+		case err == nil:
+			synced = true
+			if tok != "" {
+				next.SyncToken = tok
+			}
+		case errors.Is(err, errInvalidSyncToken) && ctx.Err() == nil:
+			mid.SyncToken = "" // fall back to a listing below
+		default:
+			return err
+		}
+	}
+	if !synced {
+		if changed, deleted, err = s.listChanges(ctx, col, c); err != nil {
+			return err
+		}
+	}
+	for _, id := range deleted {
+		if _, ok := c.Get(id); ok {
+			c.Delete(id)
+		}
+	}
+	failed, err := s.fetch(ctx, col, c, changed, mid)
+	if err != nil {
+		return err
+	}
+	if failed > 0 {
+		// Keep the collection "dirty" so the next run retries the failures.
+		next.CTag, next.SyncToken = "", mid.SyncToken
+	}
+	if err := c.Commit(ctx, next); err != nil {
+		return fmt.Errorf("calendar: commit %s: %w", col.Name, err)
+	}
+	return nil
+}
+
+// listChanges lists every member with its etag (PROPFIND Depth 1) and
+// returns all of them as candidates (fetch skips unchanged etags) plus the
+// IDs the container has but the server no longer lists.
+func (s *session) listChanges(ctx context.Context, col collection, c sources.Container) ([]member, []string, error) {
+	listed := map[string]member{}
+	_, err := s.dav.multistatus(ctx, "PROPFIND", col.Href, "1", []byte(propfindETags), func(r *msResponse) error {
+		m, ok, err := col.member(r)
+		if err != nil || !ok || r.has(nameResourceType, nameCollection) {
+			return err
+		}
+		if r.Status != 0 && r.Status/100 != 2 {
+			return nil
+		}
+		listed[m.ID] = m
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("calendar: list %s: %w", col.Name, err)
+	}
+	var deleted []string
+	c.Range(func(it sources.Item) bool {
+		if _, ok := listed[it.ID]; !ok {
+			deleted = append(deleted, it.ID)
+		}
+		return true
+	})
+	changed := make([]member, 0, len(listed))
+	for _, id := range sortedKeys(listed) {
+		changed = append(changed, listed[id])
+	}
+	return changed, deleted, nil
+}
+
+// syncChanges asks for what changed since token (RFC 6578), following
+// truncated answers (507 on the collection itself) until complete.
+func (s *session) syncChanges(ctx context.Context, col collection, token string) ([]member, []string, string, error) {
+	changed := map[string]member{}
+	deleted := map[string]bool{}
+	for round := 0; ; round++ {
+		if round == maxSyncRounds {
+			return nil, nil, "", fmt.Errorf("calendar: sync %s: still truncated after %d rounds", col.Name, round)
+		}
+		truncated := false
+		next, err := s.dav.syncCollection(ctx, col.Href, token, func(r *msResponse) error {
+			if p, err := hrefPath(r.Hrefs[0]); err == nil && cleanDir(p) == col.Path {
+				truncated = r.Status == http.StatusInsufficientStorage
+				return nil
+			}
+			m, ok, err := col.member(r)
+			if err != nil || !ok || r.has(nameResourceType, nameCollection) {
+				return err
+			}
+			if r.Status == http.StatusNotFound {
+				deleted[m.ID] = true
+				delete(changed, m.ID)
+			} else {
+				changed[m.ID] = m
+				delete(deleted, m.ID)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, nil, "", fmt.Errorf("calendar: sync %s: %w", col.Name, err)
+		}
+		if next == "" {
+			return nil, nil, "", fmt.Errorf("calendar: sync %s: %w: answer has no new sync-token", col.Name, errInvalidSyncToken)
+		}
+		token = next
+		if !truncated {
+			break
+		}
+	}
+	out := make([]member, 0, len(changed))
+	for _, id := range sortedKeys(changed) {
+		out = append(out, changed[id])
+	}
+	return out, sortedKeys(deleted), token, nil
+}
+
+// member maps a multistatus response to a collection member. ok is false for
+// the collection itself.
+func (col collection) member(r *msResponse) (member, bool, error) {
+	p, err := hrefPath(r.Hrefs[0])
+	if err != nil {
+		return member{}, false, err
+	}
+	if cleanDir(p) == col.Path {
+		return member{}, false, nil
+	}
+	id, ok := relName(col.Path, p)
+	if !ok {
+		return member{}, false, fmt.Errorf("member %s is outside the collection %s", p, col.Path)
+	}
+	return member{ID: id, Href: r.Hrefs[0], ETag: r.text(nameGetETag)}, true, nil
+}

@@ -1,0 +1,113 @@
+package calendar
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"path"
+	"strings"
+	"time"
+)
+
+// Auth schemes the source can speak.
+const (
+	// AuthOAuth sends "Authorization: OAuth <token>", the way Yandex's own
+	// Outlook connector talks to caldav.yandex.ru.
+	AuthOAuth = "oauth"
+	// AuthBasic sends the user's email as login and the OAuth token as the
+	// password (Radicale only understands Basic).
+	AuthBasic = "basic"
+)
+
+// DefaultURL is Yandex Calendar's CalDAV endpoint.
+const DefaultURL = "https://caldav.yandex.ru/"
+
+// Config configures the calendar source. The zero value is not valid; start
+// from NewConfig.
+type Config struct {
+	// Enabled is the per-source switch; the engine consults it, Backup does not.
+	Enabled bool `yaml:"enabled"`
+	// URL is the CalDAV context URL; discovery starts with a PROPFIND on it.
+	URL string `yaml:"url"`
+	// Auth is AuthOAuth (default) or AuthBasic.
+	Auth string `yaml:"auth"`
+	// IncludeCalendars, if not empty, limits the backup to collections whose
+	// display name or path segment matches one of these globs (path.Match
+	// syntax, case-insensitive). ExcludeCalendars wins over IncludeCalendars.
+	IncludeCalendars []string `yaml:"include_calendars"`
+	ExcludeCalendars []string `yaml:"exclude_calendars"`
+	// MultigetBatch is how many objects one calendar-multiget REPORT asks for.
+	MultigetBatch int `yaml:"multiget_batch"`
+	// Timeout bounds one HTTP request including reading its response body.
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// NewConfig returns a Config with the defaults filled in.
+func NewConfig() Config {
+	return Config{
+		Enabled:       true,
+		URL:           DefaultURL,
+		Auth:          AuthOAuth,
+		MultigetBatch: 50,
+		Timeout:       2 * time.Minute,
+	}
+}
+
+// maxMultigetBatch keeps one multiget answer (held in memory while it is
+// checked, see fetch.go) to a sane size.
+const maxMultigetBatch = 1000
+
+// Validate reports the first problem in c.
+func (c Config) Validate() error {
+	u, err := url.Parse(c.URL)
+	if err != nil {
+		return fmt.Errorf("calendar: url: %w", err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		return fmt.Errorf("calendar: url %q: want http(s)://host/path", c.URL)
+	}
+	if u.User != nil {
+		return errors.New("calendar: url must not carry credentials")
+	}
+	switch c.Auth {
+	case AuthOAuth, AuthBasic:
+	default:
+		return fmt.Errorf("calendar: auth %q: want %q or %q", c.Auth, AuthOAuth, AuthBasic)
+	}
+	if c.MultigetBatch < 1 || c.MultigetBatch > maxMultigetBatch {
+		return fmt.Errorf("calendar: multiget_batch %d: want 1..%d", c.MultigetBatch, maxMultigetBatch)
+	}
+	if c.Timeout < 0 {
+		return fmt.Errorf("calendar: timeout %v is negative", c.Timeout)
+	}
+	for _, g := range append(append([]string(nil), c.IncludeCalendars...), c.ExcludeCalendars...) {
+		if _, err := path.Match(g, ""); err != nil {
+			return fmt.Errorf("calendar: calendar glob %q: %w", g, err)
+		}
+	}
+	return nil
+}
+
+// selected reports whether a collection with this path segment and display
+// name is to be backed up.
+func (c Config) selected(segment, displayName string) bool {
+	if matchAny(c.ExcludeCalendars, segment, displayName) {
+		return false
+	}
+	return len(c.IncludeCalendars) == 0 || matchAny(c.IncludeCalendars, segment, displayName)
+}
+
+func matchAny(globs []string, names ...string) bool {
+	for _, g := range globs {
+		g = strings.ToLower(g)
+		for _, n := range names {
+			if n == "" {
+				continue
+			}
+			if ok, _ := path.Match(g, strings.ToLower(n)); ok {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,104 @@
+package calendar
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+
+	"github.com/y360backup/y360backup/sources"
+)
+
+// Source backs up a user's calendars and task lists over CalDAV.
+type Source struct {
+	cfg Config
+	hc  *http.Client
+}
+
+var _ sources.Source = (*Source)(nil)
+
+// New returns a calendar source. cfg must have passed Validate. A nil
+// httpClient means a plain *http.Client; per-request timeouts come from
+// cfg.Timeout either way, and Authorization is added per request.
+func New(cfg Config, httpClient *http.Client) *Source {
+	if httpClient == nil {
+		httpClient = &http.Client{}
+	}
+	return &Source{cfg: cfg, hc: httpClient}
+}
+
+// Name implements sources.Source.
+func (s *Source) Name() string { return "calendar" }
+
+// session is one Backup call: one user against one server.
+type session struct {
+	cfg Config
+	dav *dav
+	st  sources.Store
+	// exact says whether calendar-multiget text is known to equal what GET
+	// returns on this server (see fetch.go).
+	exact exactness
+}
+
+// Backup implements sources.Source. It returns an error only when the user
+// as a whole failed (discovery, authentication after one re-mint, ctx);
+// a collection or object that fails is recorded with st.Fail and the rest
+// of the run goes on.
+func (s *Source) Backup(ctx context.Context, u sources.User, tok sources.TokenSource, st sources.Store) error {
+	if err := s.cfg.Validate(); err != nil {
+		return err
+	}
+	base, err := url.Parse(s.cfg.URL)
+	if err != nil {
+		return fmt.Errorf("calendar: url: %w", err)
+	}
+	ac := &authClient{hc: s.hc, tok: tok, timeout: s.cfg.Timeout}
+	if s.cfg.Auth == AuthBasic {
+		if u.Email == "" {
+			return errors.New("calendar: basic auth needs the user's email")
+		}
+		ac.basic = u.Email
+	}
+	ss := &session{cfg: s.cfg, dav: &dav{hc: ac, base: base}, st: st}
+
+	cols, err := ss.discover(ctx)
+	if err != nil {
+		return fmt.Errorf("calendar: user %s: %w", u.Email, err)
+	}
+	seen := map[string]bool{}
+	for _, c := range cols {
+		seen[c.Name] = true
+		if !s.cfg.selected(c.Name, c.DisplayName) {
+			st.Skip(c.Name, "excluded by config")
+			continue
+		}
+		if err := ss.backupCollection(ctx, c); err != nil {
+			if ctx.Err() != nil || errors.Is(err, sources.ErrUnauthorized) {
+				return fmt.Errorf("calendar: user %s: %w", u.Email, err)
+			}
+			st.Fail(c.Name, err)
+		}
+	}
+	// Collections gone at the source. Excluded ones are still "seen": an
+	// exclusion stops backing a calendar up, it does not mark it deleted.
+	for _, name := range st.Containers() {
+		if !seen[name] {
+			if err := st.Remove(ctx, name); err != nil {
+				return fmt.Errorf("calendar: user %s: remove collection %s: %w", u.Email, name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// sortedKeys gives deterministic request order (stable tests, readable logs).
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
