@@ -42,6 +42,9 @@ func (s *Sink) fail(op, key string, err error) error {
 		return fmt.Errorf("%s: %w: %s: %s: %w", what, kind, bucket, fmt.Sprintf(format, args...), err)
 	}
 	switch {
+	case code == "InvalidAccessKeyId" || code == "SignatureDoesNotMatch" ||
+		code == "XAdminUserNotFound": // versitygw's 404 for an unknown access key
+		return hint(ErrBadCredentials, "check access_key and secret_key, and that they were issued for %s", s.endpoint())
 	case code == "NoSuchKey" || code == "NotFound" && op != "open" || status == 404 && op == "stat":
 		return fmt.Errorf("%s: %w", what, sinks.ErrNotExist)
 	case code == "PreconditionFailed" || status == 412:
@@ -49,8 +52,6 @@ func (s *Sink) fail(op, key string, err error) error {
 	case code == "NoSuchBucket" || status == 404 && op == "open":
 		return hint(ErrBucketNotFound, "create it, or check bucket, endpoint (%s) and region (%s) in the config",
 			s.endpoint(), s.cfg.Region)
-	case code == "InvalidAccessKeyId" || code == "SignatureDoesNotMatch":
-		return hint(ErrBadCredentials, "check access_key and secret_key, and that they were issued for %s", s.endpoint())
 	case code == "ExpiredToken" || code == "InvalidToken" || code == "TokenRefreshRequired":
 		return hint(ErrBadCredentials, "the session token is invalid or expired: renew it or use long-lived keys")
 	case code == "RequestTimeTooSkewed":

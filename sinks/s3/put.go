@@ -229,7 +229,7 @@ loop:
 			release(buf)
 			break
 		}
-		b, k := buf, n // buf and n are reused by the next iteration
+		b, k := buf, n                      // buf and n are reused by the next iteration
 		wg.Go(func() { upload(num, b, k) }) // upload releases b
 		if n < len(buf) {
 			break // a short part is the last one

@@ -47,7 +47,7 @@ const (
 )
 
 // Open connects to the bucket: it builds a client from cfg (or the SDK's
-// default credential chain) and checks with HeadBucket that the bucket exists
+// default credential chain) and lists one key to check that the bucket exists
 // and the credentials work, so configuration mistakes surface here with a
 // clear message.
 func Open(ctx context.Context, cfg Config) (*Sink, error) {
@@ -89,7 +89,12 @@ func Open(ctx context.Context, cfg Config) (*Sink, error) {
 		// multipart object that its composite checksum is not validated.
 		o.DisableLogOutputChecksumValidationSkipped = true
 	})
-	if _, err := s.client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &cfg.Bucket}); err != nil {
+	// A one-key listing rather than HeadBucket: HEAD answers carry no error
+	// code, so "bad key" and "no bucket" would look alike (versitygw answers
+	// HeadBucket with an unknown access key with a bare 404).
+	if _, err := s.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{
+		Bucket: &cfg.Bucket, Prefix: aws.String(cfg.Prefix), MaxKeys: aws.Int32(1),
+	}); err != nil {
 		return nil, s.fail("open", "", err)
 	}
 	return s, nil
