@@ -124,11 +124,21 @@ func (d *Doer) HTTPClient() *http.Client { return d.hc }
 // returned as an *APIError with the body consumed; network failures are
 // returned wrapped, naming method and host+path but never the query string.
 func (d *Doer) Do(ctx context.Context, req *http.Request) (*http.Response, error) {
+	return d.do(ctx, req, 1+d.maxRetries)
+}
+
+// DoOnce is Do without retries (still rate-limited and with the same error
+// mapping), for requests that must not be repeated blindly, e.g. a Disk
+// move whose first attempt may have been applied before the connection broke.
+func (d *Doer) DoOnce(ctx context.Context, req *http.Request) (*http.Response, error) {
+	return d.do(ctx, req, 1)
+}
+
+func (d *Doer) do(ctx context.Context, req *http.Request, attempts int) (*http.Response, error) {
 	where := req.URL.Host + req.URL.EscapedPath()
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("y360: %s %s: %w", req.Method, where, err)
 	}
-	attempts := 1 + d.maxRetries
 	if !replayable(req) {
 		attempts = 1
 	}

@@ -71,6 +71,11 @@ func TestDoerGivesUp(t *testing.T) {
 	if n := e.emu.Count("/whoami"); n != 3 {
 		t.Errorf("%d requests, want 3", n)
 	}
+	// DoOnce: a single attempt whatever maxRetries says.
+	e.emu.ResetCounts()
+	if _, err := fastDoer(5).DoOnce(context.Background(), get(t, e.emu.URL()+"/whoami")); !y360.IsRateLimited(err) || e.emu.Count("/whoami") != 1 {
+		t.Errorf("DoOnce: %v, %d requests", err, e.emu.Count("/whoami"))
+	}
 	// maxRetries < 0: a single attempt.
 	e.emu.ResetCounts()
 	if _, err := fastDoer(-1).Do(context.Background(), get(t, e.emu.URL()+"/whoami")); !y360.IsRateLimited(err) || e.emu.Count("/whoami") != 1 {
@@ -108,7 +113,9 @@ func TestDoerHonoursRetryAfter(t *testing.T) {
 
 func TestDoerHostPauseSharedByConcurrentRequests(t *testing.T) {
 	e := newEnv(t, nil, nil)
-	d := fastDoer(3)
+	paused := make(chan struct{}, 1)
+	// The hook runs after the 429 paused the host and before the sleep.
+	d := fastDoer(3, y360.WithRetryHook(func(y360.RetryEvent) { paused <- struct{}{} }))
 	e.emu.Throttle("/whoami", "1", 1)
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -118,14 +125,14 @@ func TestDoerHostPauseSharedByConcurrentRequests(t *testing.T) {
 			t.Error(err)
 		}
 	}()
-	time.Sleep(100 * time.Millisecond) // the 429 has arrived and paused the host
+	<-paused
 	start := time.Now()
 	resp, err := d.Do(context.Background(), get(t, e.emu.URL()+"/healthz"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if el := time.Since(start); el < 700*time.Millisecond {
+	if el := time.Since(start); el < 800*time.Millisecond {
 		t.Errorf("second request went out after %v, during the host's Retry-After pause", el)
 	}
 	wg.Wait()
