@@ -101,7 +101,7 @@ build_emulator() {
     if (cd "$REPO" && go build -o "$ROOT/bin/y360backup" ./cmd/y360backup) >"$ROOT/logs/emulator-build.log" 2>&1; then
       local help
       help=$("$ROOT/bin/y360backup" emulator --help 2>&1 || true)
-      if [[ $help == *--addr* ]]; then
+      if [[ $help == *-addr* ]]; then
         EMU_KIND=go
       else
         echo "peers-up: ./cmd/y360backup builds but has no 'emulator' command: using the python fallback"
