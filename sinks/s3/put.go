@@ -191,8 +191,26 @@ func (s *Sink) uploadParts(ctx context.Context, key, objKey string, uploadID *st
 		parts []types.CompletedPart
 		slots = make(chan struct{}, s.cfg.Concurrency)
 	)
+	// Buffers circulate within this Put (at most Concurrency of them) and go
+	// back to the Sink's pool at the end, so a long upload allocates nothing
+	// per part and leaves no garbage for the GC to let pile up.
+	free := make(chan []byte, s.cfg.Concurrency)
+	defer func() {
+		for len(free) > 0 {
+			s.putBuf(<-free)
+		}
+	}()
+	getBuf := func() []byte {
+		select {
+		case b := <-free:
+			return b
+		default:
+			return s.getBuf(partSize)
+		}
+	}
+	release := func(buf []byte) { free <- buf; <-slots }
 	upload := func(num int32, buf []byte, n int) {
-		defer func() { s.putBuf(buf); <-slots }()
+		defer release(buf)
 		out, err := s.client.UploadPart(uctx, &s3.UploadPartInput{
 			Bucket:            &s.cfg.Bucket,
 			Key:               &objKey,
@@ -210,8 +228,6 @@ func (s *Sink) uploadParts(ctx context.Context, key, objKey string, uploadID *st
 		parts = append(parts, types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(num), ChecksumCRC32: out.ChecksumCRC32})
 		mu.Unlock()
 	}
-
-	release := func(buf []byte) { s.putBuf(buf); <-slots }
 
 	slots <- struct{}{} // first already holds a buffer
 	buf, n, total := first, len(first), int64(0)
@@ -239,7 +255,7 @@ loop:
 		case <-uctx.Done():
 			break loop
 		}
-		buf = s.getBuf(partSize)
+		buf = getBuf()
 		if uctx.Err() != nil {
 			release(buf)
 			break

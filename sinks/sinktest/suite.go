@@ -423,9 +423,9 @@ func testUnknownSize(t *testing.T, s sinks.Sink, opts Options) {
 	}
 }
 
-// heapGrowth runs f and returns the peak of the live heap during f above the
-// heap before it, sampled every few milliseconds.
-func heapGrowth(f func()) uint64 {
+// HeapGrowth runs f and returns how far the heap (HeapAlloc, which includes
+// garbage not yet collected) rose above its level before f, sampled every 5 ms.
+func HeapGrowth(f func()) uint64 {
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
@@ -463,7 +463,7 @@ func testLarge(t *testing.T, s sinks.Sink, opts Options) {
 		seed := uint64(50 + i)
 		var err error
 		start := time.Now()
-		growth := heapGrowth(func() {
+		growth := HeapGrowth(func() {
 			err = s.Put(context.Background(), key, struct{ io.Reader }{NewDataReader(seed, n)}, size)
 		})
 		if err != nil {
