@@ -152,6 +152,8 @@ write_dovecot() { # NAME IMAP_PORT IMAPS_PORT SEPARATOR AUTH_MECHS CAPABILITY_LI
   local name=$1 d=$ROOT/$1 mail=$ROOT/mail-${1#dovecot-}
   mkdir -p "$d/run" "$d/state" "$mail"
   chown mail:mail "$mail"
+  runuser -u mail -- test -w "$mail" ||
+    die "user 'mail' cannot reach $mail: every folder above ROOT must be searchable by others (o+x)"
   cat >"$d/oauth2.conf" <<EOC
 introspection_mode = post
 introspection_url = http://127.0.0.1:$EMU_PORT/introspect
@@ -257,6 +259,7 @@ EOC
 # A previous run on the same ROOT is stopped first, so running this twice restarts cleanly.
 if [ -d "$ROOT/pids" ] || [ -d "$ROOT/dovecot-a/run" ]; then
   "$HERE/peers-down.sh" "$ROOT" >/dev/null 2>&1 || true
+  step_done "stop previous run"
 fi
 mkdir -p "$ROOT/logs" "$ROOT/pids" "$ROOT/bin" "$ROOT/tls" "$ROOT/s3data"
 # Dovecot's mail processes run as 'mail' and must traverse ROOT (mktemp -d makes it 0700).

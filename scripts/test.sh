@@ -71,9 +71,16 @@ if [ "$LINT" = 1 ]; then
   echo "test.sh: go vet ok ($(elapsed "$t"))"
 fi
 
-ROOT=
+ROOT= JOB_PGID= STATUS_FILE=
 cleanup() {
   local rc=$?
+  # Interrupted while go test runs: end its process group (go test, compilers, test binaries).
+  if [ -n "$JOB_PGID" ] && kill -0 -- "-$JOB_PGID" 2>/dev/null; then
+    kill -TERM -- "-$JOB_PGID" 2>/dev/null || true
+    sleep 1
+    kill -KILL -- "-$JOB_PGID" 2>/dev/null || true
+  fi
+  [ -z "$STATUS_FILE" ] || rm -f "$STATUS_FILE"
   if [ -n "$ROOT" ]; then
     # quiet: go test's summary lines should stay the last lines of the output
     "$REPO/scripts/peers-down.sh" "$ROOT" >/dev/null || true
@@ -103,8 +110,18 @@ fi
 
 LOG=${Y360_TEST_LOG:-${TMPDIR:-/tmp}/y360backup-test.log}
 echo "test.sh: go test -race -count=1 -timeout 40m ${ARGS[*]}  (log: $LOG)"
-set +e
-go test -race -count=1 -timeout 40m "${ARGS[@]}" 2>&1 | tee "$LOG"
-status=${PIPESTATUS[0]}
-set -e
-exit "$status"
+# go test runs as a background job in its own process group (set -m), so that a SIGTERM/SIGINT
+# to this script interrupts `wait`, and cleanup can end the whole group before stopping the peers.
+STATUS_FILE=$(mktemp)
+set -m
+{
+  go test -race -count=1 -timeout 40m "${ARGS[@]}" 2>&1
+  echo $? >"$STATUS_FILE"
+} | tee "$LOG" &
+job=$!
+set +m
+JOB_PGID=$(cut -d' ' -f5 "/proc/$job/stat" 2>/dev/null || true)
+wait "$job" || true
+JOB_PGID=
+status=$(cat "$STATUS_FILE")
+exit "${status:-1}"
