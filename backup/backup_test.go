@@ -359,3 +359,38 @@ func TestVerifyFindsCorruptAndMissing(t *testing.T) {
 		t.Errorf("problems do not name user and items: %s", joined)
 	}
 }
+
+// orgFailSource fails every user as if the service application were refused.
+type orgFailSource struct {
+	mu    sync.Mutex
+	calls int
+}
+
+func (o *orgFailSource) Name() string { return "fake" }
+func (o *orgFailSource) Backup(ctx context.Context, u sources.User, tok sources.TokenSource, st sources.Store) error {
+	o.mu.Lock()
+	o.calls++
+	o.mu.Unlock()
+	return fmt.Errorf("token exchange: %w", sources.ErrOrgCredentials)
+}
+
+func TestOrgCredentialFailureStopsRun(t *testing.T) {
+	r, _ := testRepo(t)
+	var many users
+	for i := 0; i < 20; i++ {
+		many = append(many, sources.User{ID: fmt.Sprint(i), Email: fmt.Sprintf("u%02d@x.test", i), Enabled: true})
+	}
+	src := &orgFailSource{}
+	opts := runOpts(src, many)
+	opts.Concurrency = 1
+	s, err := r.Backup(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Status != StatusFailed || src.calls != 1 {
+		t.Errorf("status %s after %d attempts; want failed after 1", s.Status, src.calls)
+	}
+	if !strings.Contains(s.Users[19].Error, "not attempted") {
+		t.Errorf("last user: %q", s.Users[19].Error)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -82,12 +83,21 @@ func (r *Repository) Backup(ctx context.Context, opts RunOptions) (*Snapshot, er
 	results := make([]UserSnapshot, len(users))
 	work := make(chan int)
 	var wg sync.WaitGroup
+	var orgErr atomic.Pointer[string] // set once the org's credentials are refused
 	for w := 0; w < opts.Concurrency; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range work {
+				if msg := orgErr.Load(); msg != nil {
+					results[i] = UserSnapshot{ID: users[i].ID, Email: users[i].Email, Status: StatusFailed,
+						Error: "not attempted: " + *msg}
+					continue
+				}
 				results[i] = r.backupUser(ctx, snap.ID, users[i], opts, log)
+				if results[i].orgErr != "" {
+					orgErr.CompareAndSwap(nil, &results[i].orgErr)
+				}
 			}
 		}()
 	}
@@ -200,6 +210,10 @@ func (r *Repository) backupUser(ctx context.Context, run string, u sources.User,
 			ss.Failures, ss.Skips = st.failures, st.skips
 		}
 		if err != nil {
+			if errors.Is(err, sources.ErrOrgCredentials) {
+				us.orgErr = err.Error()
+				log.Error("organization credentials refused; stopping the run", zap.Error(err))
+			}
 			ss.Status, ss.Error = StatusFailed, err.Error()
 			errs = append(errs, src.Name()+": "+err.Error())
 			log.Warn("source failed", zap.String("user", u.Email), zap.String("source", src.Name()), zap.Error(err))

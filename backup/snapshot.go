@@ -44,6 +44,8 @@ type UserSnapshot struct {
 	Status  string                     `json:"status"`
 	Error   string                     `json:"error,omitempty"`
 	Sources map[string]*SourceSnapshot `json:"sources"`
+
+	orgErr string // the run must stop: org-wide credentials were refused
 }
 
 // SourceSnapshot is one source's part of a user's snapshot.

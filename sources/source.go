@@ -122,6 +122,10 @@ type Container interface {
 var (
 	ErrNotFound     = errors.New("not found")
 	ErrUnauthorized = errors.New("unauthorized")
+	// ErrOrgCredentials means the organization-wide credentials (service
+	// application id/secret, its registration) were refused: every user would
+	// fail the same way, so the engine stops instead of trying each one.
+	ErrOrgCredentials = errors.New("organization credentials refused")
 )
 
 // TokenLifetime is the lifetime Yandex gives service-application tokens.

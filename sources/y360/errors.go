@@ -84,6 +84,11 @@ func (e *APIError) Is(target error) bool {
 		return e.notFound()
 	case sources.ErrUnauthorized:
 		return e.unauthorized()
+	case sources.ErrOrgCredentials:
+		switch classifyExchange(e) {
+		case causeBadClient, causeFeatureInactive, causeNotServiceApp:
+			return e.Hint != "" // only token-exchange errors carry a hint
+		}
 	}
 	return false
 }

@@ -76,20 +76,21 @@ func TestExchangeErrors(t *testing.T) {
 		user   sources.User
 		oauth  string // OAuth error name expected in the APIError
 		phrase string // what the admin is told to check
+		orgErr bool   // whole-org credential problem (sources.ErrOrgCredentials)
 	}{
 		{"bad secret", nil, func(c *y360.Config) { c.ClientSecret = "wrong-secret-value" }, alice,
-			"invalid_client", "client_id or client_secret is wrong"},
+			"invalid_client", "client_id or client_secret is wrong", true},
 		{"bad client id", nil, func(c *y360.Config) { c.ClientID = "unknown-app" }, alice,
-			"invalid_client", "compare client_id/client_secret in the config"},
+			"invalid_client", "compare client_id/client_secret in the config", true},
 		{"not a service app", func(s *y360emu.Server) { s.SetServiceApps(nil) }, nil, alice,
-			"unauthorized_client", "not in this organization's service-application list"},
+			"unauthorized_client", "not in this organization's service-application list", true},
 		{"feature not active", func(s *y360emu.Server) { s.SetFeatureActive(false) }, nil, alice,
-			"unauthorized_client", "service applications are not active in this organization"},
-		{"blocked user", nil, nil, mallory, "invalid_grant", "the user is blocked"},
+			"unauthorized_client", "service applications are not active in this organization", true},
+		{"blocked user", nil, nil, mallory, "invalid_grant", "the user is blocked", false},
 		{"scope missing", nil, func(c *y360.Config) { c.Scopes = []string{"mail:imap_full"} }, alice,
-			"invalid_scope", "scope the backup needs is not granted"},
+			"invalid_scope", "scope the backup needs is not granted", false},
 		{"unknown user", nil, nil, sources.User{ID: "42", Email: "ghost@demo.y360.test"}, "invalid_grant",
-			"not known to Yandex ID"},
+			"not known to Yandex ID", false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -113,6 +114,9 @@ func TestExchangeErrors(t *testing.T) {
 			}
 			if !y360.IsPermanent(err) {
 				t.Errorf("not permanent: %v", err)
+			}
+			if got := errors.Is(err, sources.ErrOrgCredentials); got != tc.orgErr {
+				t.Errorf("errors.Is(err, ErrOrgCredentials) = %v, want %v", got, tc.orgErr)
 			}
 			e.errorMustNotLeak(t, err)
 			if strings.Contains(err.Error(), "wrong-secret-value") {
