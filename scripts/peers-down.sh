@@ -23,8 +23,7 @@ ours() { # PID: alive and its command line mentions ROOT (guards against a reuse
   alive "$1" && tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF -- "$ROOT"
 }
 wait_gone() { # PID SECONDS
-  local i
-  for i in $(seq 1 $(($2 * 20))); do
+  for _ in $(seq 1 $(($2 * 20))); do
     alive "$1" || return 0
     sleep 0.05
   done

@@ -128,8 +128,7 @@ fail_peer() { # NAME LOG MESSAGE
   exit 1
 }
 wait_port() { # NAME PORT PID LOG: until the port answers (30 s), failing at once if PID died
-  local i
-  for i in $(seq 1 600); do
+  for _ in $(seq 1 600); do
     port_open "$2" && return 0
     alive "$3" || fail_peer "$1" "$4" "process $3 exited before port $2 answered"
     sleep 0.05
@@ -354,10 +353,10 @@ chmod 600 "$ROOT/env.sh"
 
 dv=$(dovecot --version | cut -d' ' -f1)
 rv=$("$PY" -c 'import radicale; print(radicale.VERSION)' 2>/dev/null || echo '?')
-printf 'peer %-10s %-16s 127.0.0.1:%-11s pid %s\n' \
+printf 'peer %-10s %-24s 127.0.0.1:%-12s pid %s\n' \
   emulator "$EMU_KIND" "$EMU_PORT" "$(cat "$ROOT/pids/emulator.pid")" \
   dovecot-a "dovecot $dv" "$A_IMAP,$A_IMAPS" "$(cat "$ROOT/dovecot-a/run/master.pid")" \
-  dovecot-b "dovecot $dv/yx" "$B_IMAP,$B_IMAPS" "$(cat "$ROOT/dovecot-b/run/master.pid")" \
+  dovecot-b "dovecot $dv yandex" "$B_IMAP,$B_IMAPS" "$(cat "$ROOT/dovecot-b/run/master.pid")" \
   radicale "radicale $rv" "$DAV_PORT" "$(cat "$ROOT/pids/radicale.pid")" \
   versitygw "versitygw ${VGW_VERSION#v}" "$S3_PORT" "$(cat "$ROOT/pids/versitygw.pid")"
 printf 'peers-up: all peers up in %.2f s; env: %s\n' "$((($(date +%s%N) - T0) / 1000000))e-3" "$ROOT/env.sh"

@@ -62,7 +62,7 @@ if [ "$LINT" = 1 ]; then
     xargs -0 -r gofmt -l)
   if [ -n "$unformatted" ]; then
     echo "test.sh: these files are not gofmt-ed (run gofmt -w on them):" >&2
-    printf '  %s\n' $unformatted >&2
+    while IFS= read -r f; do echo "  $f"; done <<<"$unformatted" >&2
     exit 1
   fi
   echo "test.sh: gofmt ok ($(elapsed "$t"))"
@@ -71,7 +71,8 @@ if [ "$LINT" = 1 ]; then
   echo "test.sh: go vet ok ($(elapsed "$t"))"
 fi
 
-ROOT= JOB_PGID= STATUS_FILE=
+ROOT='' JOB_PGID='' STATUS_FILE=''
+# shellcheck disable=SC2317 # called by trap
 cleanup() {
   local rc=$?
   # Interrupted while go test runs: end its process group (go test, compilers, test binaries).
