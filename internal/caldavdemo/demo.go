@@ -86,7 +86,9 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-func crlf(s string) string { return strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\n", "\r\n") }
+func crlf(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\n", "\r\n")
+}
 
 const recurring = `BEGIN:VCALENDAR
 VERSION:2.0

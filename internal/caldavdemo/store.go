@@ -16,7 +16,7 @@ import (
 // CalendarInfo describes a collection to create.
 type CalendarInfo struct {
 	DisplayName string
-	Color       string   // "#rrggbb", Apple calendar-color
+	Color       string // "#rrggbb", Apple calendar-color
 	Description string
 	Components  []string // default {"VEVENT"}
 }

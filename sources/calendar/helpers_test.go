@@ -25,10 +25,13 @@ type counter struct {
 	next  http.RoundTripper
 	n     int
 	byKey map[string]int // "METHOD path"
+	took  map[string]time.Duration // by method, until headers
 	hook  func(*http.Request) (*http.Response, error)
 }
 
-func newCounter() *counter { return &counter{next: http.DefaultTransport, byKey: map[string]int{}} }
+func newCounter() *counter {
+	return &counter{next: http.DefaultTransport, byKey: map[string]int{}, took: map[string]time.Duration{}}
+}
 
 func (c *counter) RoundTrip(r *http.Request) (*http.Response, error) {
 	c.mu.Lock()
@@ -41,7 +44,21 @@ func (c *counter) RoundTrip(r *http.Request) (*http.Response, error) {
 			return resp, err
 		}
 	}
-	return c.next.RoundTrip(r)
+	t0 := time.Now()
+	resp, err := c.next.RoundTrip(r)
+	c.mu.Lock()
+	c.took[r.Method] += time.Since(t0)
+	c.mu.Unlock()
+	return resp, err
+}
+
+// timings returns and clears time-to-headers per method.
+func (c *counter) timings() map[string]time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := c.took
+	c.took = map[string]time.Duration{}
+	return t
 }
 
 func (c *counter) reset() (n int, byKey map[string]int) {
@@ -59,11 +76,11 @@ const discoveryRequests = 3
 // demoEnv is the demo CalDAV server behind httptest, with tokens
 // "tok-<email>" (and any extra ones tests allow).
 type demoEnv struct {
-	srv    *caldavdemo.Server
-	ts     *httptest.Server
-	cnt    *counter
-	mu     sync.Mutex
-	tokens map[string]string // token → email
+	srv     *caldavdemo.Server
+	ts      *httptest.Server
+	cnt     *counter
+	mu      sync.Mutex
+	tokens  map[string]string // token → email
 	revoked map[string]bool
 	// rewrite, if set, may change any response the demo gives.
 	rewrite func(r *http.Request, status int, body []byte) (int, []byte)
