@@ -24,7 +24,7 @@ type counter struct {
 	mu    sync.Mutex
 	next  http.RoundTripper
 	n     int
-	byKey map[string]int // "METHOD path"
+	byKey map[string]int           // "METHOD path"
 	took  map[string]time.Duration // by method, until headers
 	hook  func(*http.Request) (*http.Response, error)
 }

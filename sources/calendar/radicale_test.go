@@ -11,7 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-		"testing"
+	"testing"
 	"time"
 
 	"github.com/y360backup/y360backup/internal/caldavdemo"
