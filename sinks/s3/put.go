@@ -32,7 +32,13 @@ func (s *Sink) Put(ctx context.Context, key string, r io.Reader, size int64) err
 	}
 	r = &ctxReader{ctx: ctx, r: r}
 	if size >= 0 && size <= s.cfg.PartSize {
-		buf := make([]byte, size)
+		var buf []byte
+		if size < s.cfg.PartSize/4 {
+			buf = make([]byte, size) // small objects: the common case, cheap
+		} else {
+			buf = s.getBuf(s.cfg.PartSize)[:size]
+			defer s.putBuf(buf)
+		}
 		if err := readExactly(r, buf); err != nil {
 			return fmt.Errorf("s3: put %s: %w", key, err)
 		}

@@ -131,12 +131,6 @@ func newHTTPClient(concurrency int) *awshttp.BuildableClient {
 // String names the sink for messages ("s3:bucket/prefix/").
 func (s *Sink) String() string { return s.where }
 
-// Client returns the underlying SDK client (for tests and maintenance tools).
-func (s *Sink) Client() *s3.Client { return s.client }
-
-// Bucket returns the bucket name.
-func (s *Sink) Bucket() string { return s.cfg.Bucket }
-
 // objectKey maps a sink key to the bucket's key.
 func (s *Sink) objectKey(key string) string { return s.cfg.Prefix + key }
 

@@ -72,6 +72,7 @@ func TestOpenErrors(t *testing.T) {
 		{"wrong secret", func(c *s3.Config) { c.SecretKey = "wrong" }, s3.ErrBadCredentials, []string{bucket, "secret_key"}},
 		{"unknown access key", func(c *s3.Config) { c.AccessKey = "nosuchkey" }, s3.ErrBadCredentials, []string{bucket, "access_key"}},
 		{"missing bucket", func(c *s3.Config) { c.Bucket = "y360-no-such-bucket" }, s3.ErrBucketNotFound, []string{"y360-no-such-bucket", "create it"}},
+		{"wrong region", func(c *s3.Config) { c.Region = "eu-west-1" }, s3.ErrWrongRegion, []string{bucket, `"eu-west-1"`}},
 		{"unreachable", func(c *s3.Config) { c.Endpoint = "http://127.0.0.1:1" }, s3.ErrUnreachable, []string{bucket, "127.0.0.1:1"}},
 	}
 	for _, c := range cases {
