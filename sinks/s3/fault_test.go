@@ -30,10 +30,14 @@ type gateway struct {
 // versitygwBinary finds versitygw: $Y360_TEST_VERSITYGW, the cache that
 // scripts/peers-up.sh installs into, or $PATH.
 func versitygwBinary(t *testing.T) string {
-	cache := os.Getenv("Y360_PEERS_CACHE")
+	cache := os.Getenv("Y360_PEERS_CACHE") // as scripts/peers-up.sh resolves it
 	if cache == "" {
-		home, _ := os.UserHomeDir()
-		cache = filepath.Join(home, ".cache", "y360backup")
+		base := os.Getenv("XDG_CACHE_HOME")
+		if base == "" {
+			home, _ := os.UserHomeDir()
+			base = filepath.Join(home, ".cache")
+		}
+		cache = filepath.Join(base, "y360backup")
 	}
 	for _, p := range []string{os.Getenv("Y360_TEST_VERSITYGW"), filepath.Join(cache, "bin", "versitygw")} {
 		if p != "" {
