@@ -38,6 +38,11 @@ type RunOptions struct {
 	StaleLock time.Duration
 	// Log receives progress; nil = no logging.
 	Log *zap.Logger
+	// OnUserDone, if set, is called (from worker goroutines, concurrently)
+	// when a user's backup ends: metrics and progress displays hang here.
+	OnUserDone func(UserSnapshot)
+	// OnStart, if set, is called once with the number of selected users.
+	OnStart func(users int)
 }
 
 // DefaultFilter skips blocked users and robots.
@@ -78,6 +83,9 @@ func (r *Repository) Backup(ctx context.Context, opts RunOptions) (*Snapshot, er
 	if err != nil {
 		return nil, err
 	}
+	if opts.OnStart != nil {
+		opts.OnStart(len(users))
+	}
 	log.Info("backup starting", zap.String("run", snap.ID), zap.Int("users", len(users)), zap.Int("concurrency", opts.Concurrency))
 
 	results := make([]UserSnapshot, len(users))
@@ -95,6 +103,9 @@ func (r *Repository) Backup(ctx context.Context, opts RunOptions) (*Snapshot, er
 					continue
 				}
 				results[i] = r.backupUser(ctx, snap.ID, users[i], opts, log)
+				if opts.OnUserDone != nil {
+					opts.OnUserDone(results[i])
+				}
 				if results[i].orgErr != "" {
 					orgErr.CompareAndSwap(nil, &results[i].orgErr)
 				}

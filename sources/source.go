@@ -130,3 +130,43 @@ var (
 
 // TokenLifetime is the lifetime Yandex gives service-application tokens.
 const TokenLifetime = time.Hour
+
+// RestoreItem is one stored item offered to a Restorer.
+type RestoreItem struct {
+	Item
+	// Open returns the item's body as stored (verified against Item.Hash
+	// while read). The caller closes it. It may be called more than once.
+	Open func(ctx context.Context) (io.ReadCloser, error)
+}
+
+// Collision policies for restoring into a place that may already hold the item.
+const (
+	PolicySkip    = "skip"    // an equal item already there is left alone (the default)
+	PolicyCopy    = "copy"    // always write another copy
+	PolicyReplace = "replace" // overwrite the existing item where the protocol allows
+)
+
+// RestoreTarget says where and how a container is restored.
+type RestoreTarget struct {
+	// Container is the destination container name at the source (a mail
+	// folder, a calendar collection, a Disk folder path). It is created if
+	// missing. For a non-destructive restore the engine passes a new name such
+	// as "Restored 2026-11-25 12:00/INBOX" (deterministic for one snapshot, so
+	// a rerun continues the same place).
+	Container string
+	// Original is the container's name in the backup.
+	Original string
+	// Policy is one of PolicySkip, PolicyCopy, PolicyReplace.
+	Policy string
+}
+
+// Restorer is implemented by sources that can write items back into an
+// account. RestoreContainer must be idempotent under PolicySkip: a restore cut
+// off halfway and run again writes nothing twice (items already at the
+// destination are recognised by the source's own identity: mail by Message-Id
+// and content hash, calendar objects by UID/href and etag, files by path and
+// hash). Per-item failures go to fail and the restore continues.
+type Restorer interface {
+	RestoreContainer(ctx context.Context, u User, tok TokenSource, t RestoreTarget,
+		items []RestoreItem, fail func(item string, err error)) (written int, err error)
+}
