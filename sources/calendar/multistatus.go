@@ -79,7 +79,11 @@ func (r *msResponse) has(prop, elem xml.Name) bool {
 // the decoded response. It returns the multistatus-level sync-token, if any.
 // An error from fn stops the walk and is returned as is.
 func decodeMultiStatus(r io.Reader, fn func(*msResponse) error) (syncToken string, err error) {
-	rec := &recorder{br: bufio.NewReaderSize(r, 32<<10)}
+	return decodeMultiStatusRec(r, &recorder{}, fn)
+}
+
+func decodeMultiStatusRec(r io.Reader, rec *recorder, fn func(*msResponse) error) (syncToken string, err error) {
+	rec.br = bufio.NewReaderSize(r, 32<<10)
 	d := xml.NewDecoder(rec)
 	root, err := nextStart(d)
 	if err != nil {
