@@ -160,4 +160,3 @@ func TestUnescapeText(t *testing.T) {
 		}
 	}
 }
-
