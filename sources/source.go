@@ -148,14 +148,16 @@ const (
 
 // RestoreTarget says where and how a container is restored.
 type RestoreTarget struct {
-	// Container is the destination container name at the source (a mail
-	// folder, a calendar collection, a Disk folder path). It is created if
-	// missing. For a non-destructive restore the engine passes a new name such
-	// as "Restored 2026-11-25 12:00/INBOX" (deterministic for one snapshot, so
-	// a rerun continues the same place).
-	Container string
-	// Original is the container's name in the backup.
+	// Original is the container's name in the backup (a mail folder such as
+	// "Archive|2017", a calendar collection, the Disk container).
 	Original string
+	// Under, when set, makes the restore non-destructive: the container is
+	// recreated beneath a new top-level place of this name (a mail folder
+	// "Restored 2026-11-25 12.00" holding "Archive|2017" joined with the
+	// server's delimiter; a new calendar named after Under and Original; Disk
+	// files under "disk:/<Under>/..."). The engine derives Under from the
+	// snapshot, so a rerun continues in the same place. Empty = in place.
+	Under string
 	// Policy is one of PolicySkip, PolicyCopy, PolicyReplace.
 	Policy string
 }
