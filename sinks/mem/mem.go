@@ -56,6 +56,9 @@ func (s *Sink) Put(ctx context.Context, key string, r io.Reader, size int64) err
 	if err != nil {
 		return fmt.Errorf("mem: put %s: %w", key, err)
 	}
+	if err := ctx.Err(); err != nil { // cancelled while reading: nothing becomes visible
+		return fmt.Errorf("mem: put %s: %w", key, err)
+	}
 	if size >= 0 && int64(len(b)) != size {
 		return fmt.Errorf("mem: put %s: got %d bytes, want %d", key, len(b), size)
 	}
@@ -71,6 +74,9 @@ func (s *Sink) Put(ctx context.Context, key string, r io.Reader, size int64) err
 }
 
 func (s *Sink) Get(ctx context.Context, key string) (io.ReadCloser, error) {
+	if err := sinks.ValidKey(key); err != nil {
+		return nil, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	o, ok := s.objs[key]
@@ -81,6 +87,9 @@ func (s *Sink) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 }
 
 func (s *Sink) Stat(ctx context.Context, key string) (sinks.ObjectInfo, error) {
+	if err := sinks.ValidKey(key); err != nil {
+		return sinks.ObjectInfo{}, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	o, ok := s.objs[key]
@@ -91,6 +100,9 @@ func (s *Sink) Stat(ctx context.Context, key string) (sinks.ObjectInfo, error) {
 }
 
 func (s *Sink) List(ctx context.Context, prefix string, fn func(sinks.ObjectInfo) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	var infos []sinks.ObjectInfo
 	for k, o := range s.objs {
@@ -109,6 +121,9 @@ func (s *Sink) List(ctx context.Context, prefix string, fn func(sinks.ObjectInfo
 }
 
 func (s *Sink) Delete(ctx context.Context, key string) error {
+	if err := sinks.ValidKey(key); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.objs, key)
