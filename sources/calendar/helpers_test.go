@@ -25,7 +25,7 @@ type counter struct {
 	next  http.RoundTripper
 	n     int
 	byKey map[string]int           // "METHOD path"
-	took  map[string]time.Duration // by method, until headers
+	took  map[string]time.Duration // by "METHOD path", until headers
 	hook  func(*http.Request) (*http.Response, error)
 }
 
@@ -47,12 +47,12 @@ func (c *counter) RoundTrip(r *http.Request) (*http.Response, error) {
 	t0 := time.Now()
 	resp, err := c.next.RoundTrip(r)
 	c.mu.Lock()
-	c.took[r.Method] += time.Since(t0)
+	c.took[r.Method+" "+r.URL.Path] += time.Since(t0)
 	c.mu.Unlock()
 	return resp, err
 }
 
-// timings returns and clears time-to-headers per method.
+// timings returns and clears time-to-headers per "METHOD path".
 func (c *counter) timings() map[string]time.Duration {
 	c.mu.Lock()
 	defer c.mu.Unlock()

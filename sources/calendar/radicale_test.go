@@ -174,6 +174,9 @@ func TestRadicale(t *testing.T) {
 	setup := time.Now()
 	for i, email := range emails {
 		r := &radicale{t: t, base: base, email: email, tok: radicaleToken(t, base, email), hc: &http.Client{Timeout: time.Minute}}
+		if i == 0 {
+			t.Logf("Radicale accepts %s tokens", map[bool]string{true: "emulator-minted", false: `fallback "valid-<email>"`}[strings.HasPrefix(r.tok, y360emu.TokenPrefix)])
+		}
 		rs[i] = r
 		n := 20
 		if i == 0 {
