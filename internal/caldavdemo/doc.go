@@ -16,7 +16,7 @@
 // calendar-multiget REPORTs. This package therefore answers PROPFIND on the
 // home and Depth 0 on a collection itself (adding CS:getctag,
 // DAV:sync-token, Apple calendar-color, supported-report-set), and the
-// RFC 6578 sync-collection REPORT; everything else (principal, listing,
+// RFC 6578 sync-collection REPORT and MKCALENDAR; everything else (principal, listing,
 // GET/PUT/DELETE, multiget, query, MKCOL) is go-webdav's.
 //
 // Objects are stored as go-ical re-encodes them (normalized once on PUT, as

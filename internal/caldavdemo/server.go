@@ -69,6 +69,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, email))
 
 	switch r.Method {
+	case "MKCALENDAR":
+		s.serveMkcalendar(w, r, email)
+		return
 	case "PROPFIND":
 		if s.servePropfind(w, r, email) {
 			return

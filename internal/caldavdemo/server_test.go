@@ -243,3 +243,23 @@ func TestNormalizedBytesAreStable(t *testing.T) {
 		t.Error("PutObject accepted garbage")
 	}
 }
+
+func TestMkcalendar(t *testing.T) {
+	s, ts := newServer(t, caldavdemo.Options{})
+	body := `<?xml version="1.0"?><C:mkcalendar xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav" xmlns:I="http://apple.com/ns/ical/"><D:set><D:prop>` +
+		`<D:displayname>Отпуск</D:displayname><I:calendar-color>#123456</I:calendar-color>` +
+		`<C:supported-calendar-component-set><C:comp name="VTODO"/></C:supported-calendar-component-set></D:prop></D:set></C:mkcalendar>`
+	p := s.HomePath(alice) + "todos-new/"
+	if code, _, b := do(t, ts, "MKCALENDAR", p, "OAuth tok-"+alice, "", body); code != http.StatusCreated {
+		t.Fatalf("MKCALENDAR: %d %s", code, b)
+	}
+	if code, _, _ := do(t, ts, "MKCALENDAR", p, "OAuth tok-"+alice, "", body); code != http.StatusMethodNotAllowed {
+		t.Errorf("second MKCALENDAR: %d, want 405", code)
+	}
+	_, _, got := do(t, ts, "PROPFIND", p, "OAuth tok-"+alice, "0", "")
+	for _, want := range []string{"<D:displayname>Отпуск</D:displayname>", "#123456", `<C:comp name="VTODO"/>`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("PROPFIND lacks %q: %s", want, got)
+		}
+	}
+}

@@ -131,7 +131,7 @@ func (s *session) listChanges(ctx context.Context, col collection, c sources.Con
 		return nil
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("calendar: list %s: %w", col.Name, err)
+		return nil, nil, fmt.Errorf("list %s: %w", col.Name, err)
 	}
 	var deleted []string
 	c.Range(func(it sources.Item) bool {
@@ -154,7 +154,7 @@ func (s *session) syncChanges(ctx context.Context, col collection, token string)
 	deleted := map[string]bool{}
 	for round := 0; ; round++ {
 		if round == maxSyncRounds {
-			return nil, nil, "", fmt.Errorf("calendar: sync %s: still truncated after %d rounds", col.Name, round)
+			return nil, nil, "", fmt.Errorf("sync %s: still truncated after %d rounds", col.Name, round)
 		}
 		truncated := false
 		next, err := s.dav.syncCollection(ctx, col.Href, token, func(r *msResponse) error {
@@ -176,10 +176,10 @@ func (s *session) syncChanges(ctx context.Context, col collection, token string)
 			return nil
 		})
 		if err != nil {
-			return nil, nil, "", fmt.Errorf("calendar: sync %s: %w", col.Name, err)
+			return nil, nil, "", fmt.Errorf("sync %s: %w", col.Name, err)
 		}
 		if next == "" {
-			return nil, nil, "", fmt.Errorf("calendar: sync %s: %w: answer has no new sync-token", col.Name, errInvalidSyncToken)
+			return nil, nil, "", fmt.Errorf("sync %s: %w: answer has no new sync-token", col.Name, errInvalidSyncToken)
 		}
 		token = next
 		if !truncated {

@@ -139,7 +139,7 @@ func (c *dav) get(ctx context.Context, href string) (data []byte, etag string, e
 		return nil, "", err
 	}
 	defer resp.Body.Close()
-	data, err = io.ReadAll(resp.Body)
+	data, err = io.ReadAll(io.LimitReader(resp.Body, maxObjectSize+1)) // store skips larger ones
 	if err != nil {
 		return nil, "", fmt.Errorf("calendar: GET %s: %w", resp.Request.URL.Path, err)
 	}

@@ -30,22 +30,22 @@ type collection struct {
 func (s *session) discover(ctx context.Context) ([]collection, error) {
 	wc, err := webdav.NewClient(s.dav.hc, s.dav.base.String())
 	if err != nil {
-		return nil, fmt.Errorf("calendar: client: %w", err)
+		return nil, fmt.Errorf("client: %w", err)
 	}
 	principal, err := wc.FindCurrentUserPrincipal(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("calendar: current-user-principal: %w", err)
+		return nil, fmt.Errorf("current-user-principal: %w", err)
 	}
 	cc, err := caldav.NewClient(s.dav.hc, s.dav.base.String())
 	if err != nil {
-		return nil, fmt.Errorf("calendar: client: %w", err)
+		return nil, fmt.Errorf("client: %w", err)
 	}
 	home, err := cc.FindCalendarHomeSet(ctx, principal)
 	if err != nil {
-		return nil, fmt.Errorf("calendar: calendar-home-set of %s: %w", principal, err)
+		return nil, fmt.Errorf("calendar-home-set of %s: %w", principal, err)
 	}
 	if home == "" {
-		return nil, fmt.Errorf("calendar: principal %s has no calendar-home-set", principal)
+		return nil, fmt.Errorf("principal %s has no calendar-home-set", principal)
 	}
 	homeHref := (&url.URL{Path: home}).EscapedPath()
 	homePath := cleanDir(home)
@@ -89,7 +89,7 @@ func (s *session) discover(ctx context.Context) ([]collection, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("calendar: list collections in %s: %w", home, err)
+		return nil, fmt.Errorf("list collections in %s: %w", home, err)
 	}
 	return cols, nil
 }

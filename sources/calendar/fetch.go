@@ -135,7 +135,7 @@ func (s *session) multiget(ctx context.Context, col collection, batch []member) 
 		return nil
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("calendar: multiget %s: %w", col.Name, err)
+		return nil, nil, fmt.Errorf("multiget %s: %w", col.Name, err)
 	}
 	return got, bad, nil
 }
@@ -191,8 +191,16 @@ func (s *session) fetchByGET(ctx context.Context, col collection, c sources.Cont
 	return failed, nil
 }
 
+// maxObjectSize bounds one calendar object held in memory. Real objects are
+// kilobytes; anything this large is recorded as a skip, not loaded.
+const maxObjectSize = 32 << 20
+
 // store writes the server's bytes unchanged and records the item.
 func (s *session) store(ctx context.Context, c sources.Container, m member, f fetched) error {
+	if len(f.data) > maxObjectSize {
+		s.st.Skip(c.Name()+"/"+m.ID, fmt.Sprintf("too-large: over %d bytes", maxObjectSize))
+		return nil
+	}
 	info := scanICS(f.data)
 	meta := itemMeta{Href: m.Href, ETag: f.etag, UID: info.UID, Component: info.Component, Malformed: info.Malformed}
 	if meta.ETag == "" {
