@@ -120,4 +120,4 @@ func TestSelectionFilters(t *testing.T) {
 type nopTokens struct{}
 
 func (nopTokens) Token(context.Context) (string, error) { return "t", nil }
-func (nopTokens) Invalidate(string)                    {}
+func (nopTokens) Invalidate(string)                     {}
