@@ -67,7 +67,10 @@ func (s *session) backupCollection(ctx context.Context, col collection) error {
 		// Unchanged since the last complete pass: no request at all. The
 		// commit writes a segment only if name/color/components changed.
 		next.SyncToken = prev.SyncToken
-		return c.Commit(ctx, next)
+		if err := c.Commit(ctx, next); err != nil {
+			return fmt.Errorf("calendar: commit %s: %w", col.Name, err)
+		}
+		return nil
 	}
 	mid := next
 	mid.CTag, mid.SyncToken = "", prev.SyncToken
