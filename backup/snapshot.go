@@ -184,3 +184,21 @@ func (r *Repository) LoadContainer(ctx context.Context, uid, source string, h Co
 	}
 	return v, nil
 }
+
+// SnapshotAt returns the newest snapshot that started at or before t.
+func (r *Repository) SnapshotAt(ctx context.Context, t time.Time) (*Snapshot, error) {
+	all, err := r.Snapshots(ctx)
+	var best *Snapshot
+	for _, s := range all {
+		if !s.Started.After(t) {
+			best = s
+		}
+	}
+	if best == nil {
+		if err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("repository: no snapshot at or before %s", t.Format(time.RFC3339))
+	}
+	return best, nil
+}

@@ -1,0 +1,42 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/y360backup/y360backup/internal/y360emu"
+)
+
+type emulatorOptions struct {
+	addr          string
+	tokenLifetime time.Duration
+}
+
+func newEmulatorCommand() *cobra.Command {
+	var opts emulatorOptions
+	cmd := &cobra.Command{
+		Use:   "emulator",
+		Short: "Serve the Yandex 360 API emulator (for tests and manual trials; not a real Yandex service)",
+		Long: `Serves an emulated Yandex 360 organization: OAuth token exchange, Directory users,
+service applications, /whoami and a token introspection endpoint (POST /introspect)
+that Dovecot's oauth2 passdb and the test Radicale call. Tokens are HMAC-signed with
+$Y360_TEST_EMU_KEY (default key "y360emu-demo-key"), so emulators sharing a key accept
+each other's tokens.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o := y360emu.DefaultOrg()
+			if opts.tokenLifetime > 0 {
+				o.TokenLifetime = opts.tokenLifetime
+			}
+			srv := y360emu.New(o)
+			fmt.Fprintf(cmd.ErrOrStderr(), "y360backup emulator: org %s on http://%s (client id %q)\n",
+				srv.OrgID(), opts.addr, o.ClientID)
+			return srv.ListenAndServe(cmd.Context(), opts.addr)
+		},
+	}
+	cmd.Flags().StringVar(&opts.addr, "addr", "127.0.0.1:8089", "listen address")
+	cmd.Flags().DurationVar(&opts.tokenLifetime, "token-lifetime", 0, "lifetime of minted tokens (default 1h)")
+	return cmd
+}

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/y360backup/y360backup/backup/export"
+)
+
+type exportOptions struct {
+	snapshotFlags
+	selectionFlags
+	out    string
+	format string
+}
+
+func newExportCommand(g *globalOptions) *cobra.Command {
+	var opts exportOptions
+	cmd := &cobra.Command{
+		Use:   "export --out DIR|FILE.tar.zst",
+		Short: "Write backed-up items to local files (Maildir/mbox/.eml, .ics, file tree) without touching any account",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if opts.out == "" {
+				return fmt.Errorf("%w: --out is required", errUsage)
+			}
+			sel, err := opts.selection()
+			if err != nil {
+				return err
+			}
+			cfg, err := loadConfig(g)
+			if err != nil {
+				return err
+			}
+			repo, err := openRepo(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			snap, err := opts.find(cmd, repo)
+			if err != nil {
+				return err
+			}
+			rep, err := export.Export(cmd.Context(), repo, snap, sel, export.Options{Out: opts.out, MailFormat: opts.format})
+			if rep != nil {
+				out := cmd.OutOrStdout()
+				if g.json {
+					json.NewEncoder(out).Encode(rep)
+				} else {
+					fmt.Fprintf(out, "exported snapshot %s to %s: %d containers, %d items (%s), %d failed\n",
+						snap.ID, opts.out, rep.Containers, rep.Items, humanBytes(rep.Bytes), rep.Failed)
+					for _, f := range rep.Failures {
+						fmt.Fprintln(out, "  FAILED:", f)
+					}
+				}
+			}
+			if err != nil {
+				return err
+			}
+			if rep.Failed > 0 {
+				return fmt.Errorf("%w: %d item(s) not exported", errPartial, rep.Failed)
+			}
+			return nil
+		},
+	}
+	opts.snapshotFlags.add(cmd)
+	opts.selectionFlags.add(cmd)
+	cmd.Flags().StringVarP(&opts.out, "out", "o", "", "output directory, or a file name ending in .tar.zst")
+	cmd.Flags().StringVar(&opts.format, "mail-format", export.Maildir, "maildir, mbox (mboxrd) or eml")
+	return cmd
+}

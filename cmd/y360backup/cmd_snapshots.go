@@ -1,0 +1,58 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+)
+
+func newSnapshotsCommand(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "snapshots",
+		Short: "List the backup runs stored in the repository",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := loadConfig(g)
+			if err != nil {
+				return err
+			}
+			repo, err := openRepo(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			snaps, err := repo.Snapshots(cmd.Context())
+			if g.json {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				if jerr := enc.Encode(snaps); jerr != nil {
+					return jerr
+				}
+				return err
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 2, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tSTARTED\tDURATION\tSTATUS\tUSERS\tITEMS\tBYTES\tFAILED")
+			for _, s := range snaps {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d/%d\t%d\t%s\t%d\n", s.ID, s.Started.Local().Format("2006-01-02 15:04:05"),
+					s.Finished.Sub(s.Started).Round(1e8), s.Status, s.UsersOK, s.UsersOK+s.UsersFailed,
+					s.Totals.Items, humanBytes(s.Totals.Bytes), s.Totals.Failed)
+			}
+			tw.Flush()
+			return err
+		},
+	}
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/y360backup/y360backup/backup"
+)
+
+type verifyOptions struct {
+	snapshot string
+	fraction float64
+}
+
+func newVerifyCommand(g *globalOptions) *cobra.Command {
+	var opts verifyOptions
+	cmd := &cobra.Command{
+		Use:   "verify",
+		Short: "Re-read stored objects of a snapshot and check their hashes",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := loadConfig(g)
+			if err != nil {
+				return err
+			}
+			repo, err := openRepo(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			return runVerify(cmd, g, repo, opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.snapshot, "snapshot", "latest", "snapshot ID (prefix) to verify")
+	cmd.Flags().Float64Var(&opts.fraction, "sample", 1, "fraction of objects to re-read (0-1]")
+	return cmd
+}
+
+func runVerify(cmd *cobra.Command, g *globalOptions, repo *backup.Repository, opts verifyOptions) error {
+	snap, err := repo.FindSnapshot(cmd.Context(), opts.snapshot)
+	if err != nil {
+		return err
+	}
+	rep, err := repo.Verify(cmd.Context(), snap, backup.VerifyOptions{Fraction: opts.fraction})
+	if err != nil {
+		return err
+	}
+	out := cmd.OutOrStdout()
+	if g.json {
+		json.NewEncoder(out).Encode(rep)
+	} else {
+		fmt.Fprintf(out, "verify %s: %d containers, %d items, %d objects read (%s)\n",
+			snap.ID, rep.Containers, rep.Items, rep.Objects, humanBytes(rep.Bytes))
+		for _, p := range rep.Problems {
+			fmt.Fprintln(out, "  PROBLEM:", p)
+		}
+	}
+	if len(rep.Problems) > 0 {
+		return fmt.Errorf("%w: %d problem(s) found", errPartial, len(rep.Problems))
+	}
+	return nil
+}

@@ -1,0 +1,99 @@
+// Command y360backup backs up a Yandex 360 for Business organization: every
+// user's mail, calendars and Disk files, into a local folder or S3.
+//
+// This package only wires the CLI; the work happens in package backup and in
+// the sources and sinks it is given.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/y360backup/y360backup/backup"
+	"github.com/y360backup/y360backup/backup/config"
+)
+
+// Exit codes, one per error kind (documented in the README).
+const (
+	exitOK       = 0
+	exitFailure  = 1 // a run finished but some users or items failed
+	exitUsage    = 2 // bad flags or config
+	exitInternal = 3 // the run could not happen (repository, lock, org API)
+)
+
+// errPartial marks a run that completed with failures.
+var errPartial = errors.New("backup finished with failures")
+
+type globalOptions struct {
+	configFile string
+	json       bool
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var gopts globalOptions
+	root := &cobra.Command{
+		Use:           "y360backup",
+		Short:         "Back up a Yandex 360 for Business organization (mail, calendars, Disk)",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVarP(&gopts.configFile, "config", "c", "/etc/y360backup/config.yaml", "configuration file")
+	root.PersistentFlags().BoolVar(&gopts.json, "json", false, "print machine-readable JSON")
+	root.AddCommand(
+		newBackupCommand(&gopts),
+		newConfigCommand(&gopts),
+		newSnapshotsCommand(&gopts),
+		newLsCommand(&gopts),
+		newRestoreCommand(&gopts),
+		newExportCommand(&gopts),
+		newVerifyCommand(&gopts),
+		newDemoCommand(&gopts),
+		newEmulatorCommand(),
+		newVersionCommand(),
+	)
+	err := root.ExecuteContext(ctx)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "y360backup:", err)
+	}
+	os.Exit(exitCode(err))
+}
+
+func exitCode(err error) int {
+	var cerr *config.Error
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, errPartial):
+		return exitFailure
+	case errors.As(err, &cerr), errors.Is(err, errUsage):
+		return exitUsage
+	case errors.Is(err, backup.ErrLocked):
+		return exitInternal
+	default:
+		return exitInternal
+	}
+}
+
+var errUsage = errors.New("usage")
+
+// version is set by the build (-ldflags "-X main.version=...").
+var version = "dev"
+
+func newVersionCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		Run: func(cmd *cobra.Command, args []string) {
+			fmt.Fprintf(cmd.OutOrStdout(), "y360backup %s (repository format %d)\n", version, backup.FormatVersion)
+		},
+	}
+}

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/y360backup/y360backup/backup"
+	"github.com/y360backup/y360backup/backup/config"
+	"github.com/y360backup/y360backup/sinks"
+	fssink "github.com/y360backup/y360backup/sinks/fs"
+	"github.com/y360backup/y360backup/sources"
+	"github.com/y360backup/y360backup/sources/y360"
+)
+
+// loadConfig reads the config named by --config.
+func loadConfig(g *globalOptions) (*config.Config, error) {
+	return config.Load(g.configFile)
+}
+
+// openSink builds the repository's sink from the config.
+func openSink(ctx context.Context, cfg *config.Config) (sinks.Sink, error) {
+	switch cfg.Repository.Type {
+	case "fs":
+		c := fssink.NewConfig()
+		c.Path = cfg.Repository.Path
+		return fssink.Open(c)
+	case "s3":
+		return openS3(ctx, cfg)
+	}
+	return nil, fmt.Errorf("repository type %q is not supported", cfg.Repository.Type)
+}
+
+// openRepo opens (creating if empty) the repository.
+func openRepo(ctx context.Context, cfg *config.Config) (*backup.Repository, error) {
+	sink, err := openSink(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return backup.OpenOrInit(ctx, sink, backup.RepoOptions{SpoolDir: cfg.SpoolDir})
+}
+
+// newOrgClient builds the Yandex 360 client from the config.
+func newOrgClient(cfg *config.Config) (*y360.Client, error) {
+	return y360.New(y360.Config{
+		OrgID:        cfg.Organization.ID,
+		AdminToken:   cfg.Organization.AdminToken,
+		ClientID:     cfg.Organization.ClientID,
+		ClientSecret: cfg.Organization.ClientSecret,
+		APIBase:      cfg.API.DirectoryURL,
+		OAuthURL:     cfg.API.OAuthURL,
+		RPS:          cfg.API.RPS,
+	})
+}
+
+// userFilter applies the config's user selection.
+func userFilter(cfg *config.Config) func(sources.User) (bool, string) {
+	return func(u sources.User) (bool, string) {
+		return cfg.Users.Selected(u.Email, u.Robot, u.Enabled)
+	}
+}
+
+// newLogger builds a zap logger: JSON when not on a terminal (systemd,
+// containers) or when asked, a console encoder otherwise.
+func newLogger(cfg config.Log) (*zap.Logger, error) {
+	var lvl zapcore.Level
+	if err := lvl.Set(cfg.Level); err != nil {
+		return nil, err
+	}
+	format := cfg.Format
+	if format == "auto" {
+		format = "json"
+		if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			format = "console"
+		}
+	}
+	zc := zap.NewProductionConfig()
+	zc.Level = zap.NewAtomicLevelAt(lvl)
+	zc.Encoding = format
+	zc.Sampling = nil
+	zc.DisableStacktrace = true
+	if format == "console" {
+		zc.EncoderConfig = zap.NewDevelopmentEncoderConfig()
+		zc.EncoderConfig.EncodeLevel = zapcore.CapitalColorLevelEncoder
+	}
+	return zc.Build()
+}

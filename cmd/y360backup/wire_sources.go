@@ -1,0 +1,46 @@
+package main
+
+import (
+	"strings"
+
+	"github.com/y360backup/y360backup/backup/config"
+	"github.com/y360backup/y360backup/sources"
+	"github.com/y360backup/y360backup/sources/calendar"
+	"github.com/y360backup/y360backup/sources/y360"
+)
+
+// buildSources returns the enabled sources, in a fixed order.
+func buildSources(cfg *config.Config, org *y360.Client) ([]sources.Source, error) {
+	var out []sources.Source
+	if config.On(cfg.Sources.Mail.Enabled) {
+		m, err := mailSource(cfg)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	if config.On(cfg.Sources.Calendar.Enabled) {
+		c := calendar.NewConfig()
+		in := cfg.Sources.Calendar
+		c.URL, c.Auth, c.IncludeCalendars, c.ExcludeCalendars = in.URL, in.Auth, in.IncludeCalendars, in.ExcludeCalendars
+		if err := c.Validate(); err != nil {
+			return nil, err
+		}
+		out = append(out, calendar.New(c, nil))
+	}
+	return out, nil
+}
+
+// enabledSources names the enabled sources for messages.
+func enabledSources(cfg *config.Config) string {
+	var on []string
+	for _, s := range []struct {
+		name string
+		b    *bool
+	}{{"mail", cfg.Sources.Mail.Enabled}, {"calendar", cfg.Sources.Calendar.Enabled}, {"disk", cfg.Sources.Disk.Enabled}} {
+		if config.On(s.b) {
+			on = append(on, s.name)
+		}
+	}
+	return strings.Join(on, ", ")
+}
