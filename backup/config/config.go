@@ -31,6 +31,11 @@ type Config struct {
 	Repository   Repository   `yaml:"repository"`
 	SpoolDir     string       `yaml:"spool_dir"`
 	Log          Log          `yaml:"log"`
+	// Daemon-mode sections (y360backup run); see daemon.go.
+	Schedule   Schedule   `yaml:"schedule"`
+	Daemon     Daemon     `yaml:"daemon"`
+	Metrics    Metrics    `yaml:"metrics"`
+	RateLimits RateLimits `yaml:"rate_limits"`
 }
 
 // Organization identifies the org and the credentials used to reach it.
@@ -274,6 +279,8 @@ func decodeProblems(err error, lines map[string]int) []Problem {
 		if m := unknownRe.FindStringSubmatch(p.Msg); m != nil {
 			p.Key = keyAtLine(lines, p.Line, m[1])
 			p.Msg = "unknown key (check the spelling against config.example.yaml)"
+		} else if p.Line > 0 {
+			p.Key = deepestKeyAtLine(lines, p.Line) // a wrong type: name the value's key
 		}
 		out = append(out, p)
 	}
@@ -292,6 +299,18 @@ func keyAtLine(lines map[string]int, line int, field string) string {
 		return keys[0]
 	}
 	return field
+}
+
+// deepestKeyAtLine returns the longest key that starts on line (a flow
+// mapping puts several on one line; the value in error is usually the last).
+func deepestKeyAtLine(lines map[string]int, line int) string {
+	best := ""
+	for k, l := range lines {
+		if l == line && (len(k) > len(best) || (len(k) == len(best) && k > best)) {
+			best = k
+		}
+	}
+	return best
 }
 
 // readSecretFiles fills secrets from *_file keys.
@@ -344,6 +363,7 @@ func (c *Config) applyDefaults() {
 	def(&c.Repository.Type, "fs")
 	def(&c.Log.Format, "auto")
 	def(&c.Log.Level, "info")
+	c.applyDaemonDefaults()
 }
 
 var digits = regexp.MustCompile(`^[0-9]+$`)
@@ -460,6 +480,7 @@ func (c *Config) validate(lines map[string]int) []Problem {
 	default:
 		bad("log.level", fmt.Sprintf("%q: use debug, info, warn or error", c.Log.Level))
 	}
+	c.validateDaemon(bad)
 	return ps
 }
 

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 const good = `
@@ -112,5 +113,95 @@ func TestParseSize(t *testing.T) {
 	}
 	if _, err := ParseSize("lots"); err == nil {
 		t.Error("ParseSize(lots) succeeded")
+	}
+}
+
+// base is a minimal valid config that the daemon-section tests extend.
+const base = "organization: {id: '1', admin_token: t, client_id: c, client_secret: s}\nrepository: {path: /r}\n"
+
+func TestDaemonDefaults(t *testing.T) {
+	c, err := Parse("c.yaml", []byte(base), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Schedule.Default != DefaultSchedule || c.Schedule.Jitter != DefaultJitter || c.Daemon.GracePeriod != DefaultGracePeriod {
+		t.Errorf("schedule/daemon defaults: %+v %+v", c.Schedule, c.Daemon)
+	}
+	if c.Metrics.ListenAddr() != DefaultMetricsListen {
+		t.Errorf("metrics listen default: %q", c.Metrics.ListenAddr())
+	}
+	if c.RateLimits.TokenExchangesPerHour != DefaultTokenExchangesPerHour || c.RateLimits.TokenExchangesPerHour >= 1000 {
+		t.Errorf("token exchange default %d must be set and below Yandex's 1000/h", c.RateLimits.TokenExchangesPerHour)
+	}
+	jobs := c.Jobs()
+	if len(jobs) != 1 || jobs[0].Name != "mail+calendar+disk" || jobs[0].Spec != DefaultSchedule {
+		t.Errorf("jobs: %+v", jobs)
+	}
+	off, err := Parse("c.yaml", []byte(base+"metrics: {listen: ''}\n"), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if off.Metrics.ListenAddr() != "" {
+		t.Errorf("an empty listen must disable metrics, got %q", off.Metrics.ListenAddr())
+	}
+}
+
+func TestJobsGroupBySchedule(t *testing.T) {
+	y := base + `schedule:
+  default: "0 * * * *"
+  calendar: "0 * * * *"
+  disk: "CRON_TZ=Europe/Moscow 30 2 * * *"
+  timezone: Asia/Yekaterinburg
+  jitter: 90s
+`
+	c, err := Parse("c.yaml", []byte(y), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs := c.Jobs()
+	if len(jobs) != 2 || jobs[0].Name != "disk" || jobs[1].Name != "mail+calendar" || jobs[1].Spec != "0 * * * *" {
+		t.Fatalf("jobs: %+v", jobs)
+	}
+	if c.Schedule.Location().String() != "Asia/Yekaterinburg" || c.Schedule.Jitter != 90*time.Second {
+		t.Errorf("timezone/jitter: %v %v", c.Schedule.Location(), c.Schedule.Jitter)
+	}
+	c2, err := Parse("c.yaml", []byte(base+"sources: {disk: {enabled: false}}\n"), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j := c2.Jobs(); len(j) != 1 || j[0].Name != "mail+calendar" {
+		t.Errorf("a disabled source must not be scheduled: %+v", j)
+	}
+}
+
+func TestDaemonProblems(t *testing.T) {
+	tests := []struct {
+		name, yaml string
+		want       []string
+	}{
+		{"bad spec", "schedule:\n  mail: 'every hour'\n", []string{"line 4: schedule.mail:", "not a cron schedule"}},
+		{"six fields", "schedule: {default: '0 0 * * * *'}\n", []string{"schedule.default"}},
+		{"bad zone", "schedule:\n  timezone: Mars/Olympus\n", []string{"line 4: schedule.timezone", "IANA"}},
+		{"negative jitter", "schedule: {jitter: -1m}\n", []string{"schedule.jitter"}},
+		{"bad duration", "daemon:\n  grace_period: soon\n", []string{"line 4: daemon.grace_period:", "soon"}},
+		{"tiny grace", "daemon: {grace_period: 10ms}\n", []string{"daemon.grace_period"}},
+		{"listen", "metrics: {listen: 'localhost'}\n", []string{"metrics.listen", "host:port"}},
+		{"rate", "rate_limits:\n  token_exchanges_per_hour: -5\n  caldav_rps: -1\n",
+			[]string{"line 4: rate_limits.token_exchanges_per_hour", "line 5: rate_limits.caldav_rps"}},
+		{"disabled source", "sources: {disk: {enabled: false}}\nschedule:\n  disk: '@daily'\n", []string{"line 5: schedule.disk", "disabled"}},
+		{"unknown key", "schedule:\n  mial: '@daily'\n", []string{"line 4: schedule.mial: unknown key"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("c.yaml", []byte(base+tt.yaml), env(nil))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q\n lacks %q", err, w)
+				}
+			}
+		})
 	}
 }

@@ -1,0 +1,49 @@
+package backup
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/y360backup/y360backup/sinks"
+	s3sink "github.com/y360backup/y360backup/sinks/s3"
+)
+
+// testS3Sink opens a fresh bucket on the test S3 server (versitygw in CI),
+// skipping when none is configured unless Y360_TEST_REQUIRE_PEERS=1.
+func testS3Sink(t *testing.T) sinks.Sink {
+	endpoint, access, secret := os.Getenv("Y360_TEST_S3_ENDPOINT"), os.Getenv("Y360_TEST_S3_ACCESS_KEY"), os.Getenv("Y360_TEST_S3_SECRET_KEY")
+	if endpoint == "" {
+		if os.Getenv("Y360_TEST_REQUIRE_PEERS") == "1" {
+			t.Fatal("Y360_TEST_S3_ENDPOINT unset but Y360_TEST_REQUIRE_PEERS=1")
+		}
+		t.Skip("no S3 server (Y360_TEST_S3_ENDPOINT)")
+	}
+	var b [6]byte
+	rand.Read(b[:])
+	bucket := "y360-backup-test-" + hex.EncodeToString(b[:])
+	ctx := context.Background()
+	client := awss3.New(awss3.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint), UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider(access, secret, "")})
+	if _, err := client.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: &bucket}); err != nil {
+		t.Fatalf("create bucket: %v", err)
+	}
+	cfg := s3sink.NewConfig()
+	cfg.Bucket, cfg.Prefix, cfg.Endpoint, cfg.PathStyle, cfg.Region = bucket, "repo", endpoint, true, "us-east-1"
+	cfg.AccessKey, cfg.SecretKey = access, secret
+	s, err := s3sink.Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		s.List(ctx, "", func(oi sinks.ObjectInfo) error { return s.Delete(ctx, oi.Key) })
+		client.DeleteBucket(ctx, &awss3.DeleteBucketInput{Bucket: &bucket})
+	})
+	return s
+}
