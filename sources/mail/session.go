@@ -1,0 +1,218 @@
+package mail
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+)
+
+// session is one authenticated IMAP connection.
+type session struct {
+	cl     *imapclient.Client
+	dc     *deadlineConn
+	stop   func() bool // stops the ctx watcher
+	caps   imap.CapSet
+	broken bool // the connection failed; the session must be dropped
+}
+
+// connError marks an error of the IMAP connection itself (I/O failure,
+// timeout, undecodable response): the session is unusable and a reconnect
+// may help. NO/BAD answers are *imap.Error and not wrapped in connError.
+type connError struct{ err error }
+
+func (e *connError) Error() string { return "connection failed: " + e.err.Error() }
+func (e *connError) Unwrap() error { return e.err }
+
+func isConnErr(err error) bool {
+	var ce *connError
+	return errors.As(err, &ce)
+}
+
+// check classifies the result of an imapclient command.
+func (s *session) check(err error) error {
+	if err == nil {
+		return nil
+	}
+	var imapErr *imap.Error
+	if errors.As(err, &imapErr) {
+		return err
+	}
+	s.broken = true
+	return &connError{err}
+}
+
+// dial connects, logs in with token and returns a session whose connection is
+// closed as soon as ctx is done (go-imap has no context support).
+func dial(ctx context.Context, cfg Config, email, token string, wrap func(net.Conn) net.Conn) (*session, error) {
+	d := net.Dialer{Timeout: cfg.Timeout}
+	raw, err := d.DialContext(ctx, "tcp", cfg.Addr)
+	if err != nil {
+		return nil, &connError{fmt.Errorf("connect %s: %w", cfg.Addr, err)}
+	}
+	if wrap != nil {
+		raw = wrap(raw)
+	}
+	dc := newDeadlineConn(raw, cfg.Timeout)
+	stop := context.AfterFunc(ctx, func() { dc.Conn.Close() })
+	fail := func(err error) (*session, error) {
+		stop()
+		dc.Conn.Close()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, err
+	}
+
+	dc.begin()
+	conn, caps, buffered, err := login(cfg, dc, email, token)
+	dc.end()
+	if err != nil {
+		var refused *refusedError
+		if errors.As(err, &refused) {
+			return fail(err)
+		}
+		return fail(&connError{fmt.Errorf("%s: %w", cfg.Addr, err)})
+	}
+
+	// Hand the logged-in connection to imapclient behind a PREAUTH greeting
+	// that carries the post-login capabilities (if the server told us).
+	greeting := "* PREAUTH y360backup: logged in\r\n"
+	if caps != "" {
+		greeting = "* PREAUTH [CAPABILITY " + caps + "] y360backup: logged in\r\n"
+	}
+	pc := &prefixConn{Conn: conn, r: io.MultiReader(strings.NewReader(greeting), strings.NewReader(buffered), conn)}
+	s := &session{cl: imapclient.New(pc, nil), dc: dc, stop: stop}
+	dc.begin()
+	err = s.cl.WaitGreeting()
+	if err == nil {
+		// Caps sends CAPABILITY if the server did not announce them.
+		if s.caps = s.cl.Caps(); s.caps == nil {
+			err = errors.New("no capability list")
+		}
+	}
+	dc.end()
+	if err != nil {
+		s.cl.Close()
+		return fail(&connError{fmt.Errorf("%s: after login: %w", cfg.Addr, err)})
+	}
+	return s, nil
+}
+
+// login does greeting, optional STARTTLS/TLS and AUTHENTICATE XOAUTH2 on c.
+// It returns the connection to use from now on (TLS or not), the post-login
+// capabilities if announced, and bytes already read past the login.
+func login(cfg Config, c net.Conn, email, token string) (net.Conn, string, string, error) {
+	var conn net.Conn = c
+	if cfg.Security == SecurityTLS {
+		tc := tls.Client(c, tlsConfig(cfg))
+		if err := tc.Handshake(); err != nil {
+			return nil, "", "", fmt.Errorf("TLS handshake: %w", err)
+		}
+		conn = tc
+	}
+	l := newLoginConn(conn)
+	caps, err := l.greeting()
+	if err != nil {
+		return nil, "", "", err
+	}
+	if cfg.Security == SecurityStartTLS {
+		if caps == "" {
+			if caps, err = l.capability(); err != nil {
+				return nil, "", "", err
+			}
+		}
+		if !hasCap(caps, "STARTTLS") {
+			return nil, "", "", errors.New("server does not offer STARTTLS")
+		}
+		if err := l.startTLS(tlsConfig(cfg)); err != nil {
+			return nil, "", "", err
+		}
+		// Capabilities before STARTTLS must not be trusted. Rather than
+		// asking again, authenticate without SASL-IR (same round trips).
+		caps = ""
+	}
+	if caps != "" && !hasCap(caps, "AUTH=XOAUTH2") {
+		return nil, "", "", fmt.Errorf("server does not offer AUTH=XOAUTH2 (capabilities: %s)", printable(caps, 300))
+	}
+	postCaps, err := l.authenticate(&xoauth2Client{user: email, token: token}, hasCap(caps, "SASL-IR"))
+	if err != nil {
+		return nil, "", "", err
+	}
+	buffered, _ := l.br.Peek(l.br.Buffered())
+	return l.conn, postCaps, string(buffered), nil
+}
+
+func tlsConfig(cfg Config) *tls.Config {
+	var tc *tls.Config
+	if cfg.TLSConfig != nil {
+		tc = cfg.TLSConfig.Clone()
+	} else {
+		tc = &tls.Config{}
+	}
+	if tc.ServerName == "" {
+		host, _, _ := net.SplitHostPort(cfg.Addr)
+		tc.ServerName = host
+	}
+	if cfg.InsecureSkipVerify {
+		tc.InsecureSkipVerify = true
+	}
+	if tc.NextProtos == nil {
+		tc.NextProtos = []string{"imap"}
+	}
+	return tc
+}
+
+// close drops the connection. It first closes the socket so that imapclient's
+// reader, possibly blocked handing us a literal, fails and exits; waiting for
+// it is bounded in case imapclient still hangs.
+func (s *session) close() {
+	s.stop()
+	s.dc.Conn.Close()
+	done := make(chan struct{})
+	go func() {
+		s.cl.Close()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+	}
+}
+
+// logout ends the session politely when it is still healthy.
+func (s *session) logout() {
+	if !s.broken {
+		s.dc.begin()
+		s.cl.Logout().Wait()
+		s.dc.end()
+	}
+	s.close()
+}
+
+// examine selects a folder read-only.
+func (s *session) examine(name string, condstore bool) (*imap.SelectData, error) {
+	s.dc.begin()
+	defer s.dc.end()
+	data, err := s.cl.Select(name, &imap.SelectOptions{ReadOnly: true, CondStore: condstore}).Wait()
+	return data, s.check(err)
+}
+
+// searchUIDs runs UID SEARCH for a UID range.
+func (s *session) searchUIDs(set imap.UIDSet) (imap.UIDSet, error) {
+	s.dc.begin()
+	defer s.dc.end()
+	data, err := s.cl.UIDSearch(&imap.SearchCriteria{UID: []imap.UIDSet{set}}, nil).Wait()
+	if err := s.check(err); err != nil {
+		return nil, err
+	}
+	uids, _ := data.All.(imap.UIDSet)
+	return uids, nil
+}
