@@ -71,7 +71,7 @@ func (oneUser) ListUsers(ctx context.Context, fn func(sources.User) error) error
 type staticToken struct{}
 
 func (staticToken) Token(context.Context) (string, error) { return "not-a-real-token", nil }
-func (staticToken) Invalidate(string)                      {}
+func (staticToken) Invalidate(string)                     {}
 
 // TestSIGTERMKeepsCheckpoint: a run cancelled by shutdown writes no snapshot
 // but keeps its committed checkpoints; the next daemon's run resumes there.
