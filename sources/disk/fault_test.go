@@ -42,7 +42,7 @@ func TestFaults(t *testing.T) {
 		// retried is how many download-host requests at least were answered
 		// by the fault and repeated (proves the fault fired).
 		retried int
-		check  func(t *testing.T, e *env, st *sourcetest.MemStore)
+		check   func(t *testing.T, e *env, st *sourcetest.MemStore)
 	}{
 		{name: "429 with Retry-After on the listing", fault: func(t *testing.T, e *env) {
 			e.emu.Throttle("/v1/disk/resources/files", "1", 1)
