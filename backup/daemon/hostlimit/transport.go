@@ -1,0 +1,266 @@
+package hostlimit
+
+import (
+	"context"
+	"io"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Limit is the budget of one host.
+type Limit struct {
+	// Rate is the steady number of requests per second; <= 0 = unlimited
+	// (Retry-After pauses still apply).
+	Rate float64
+	// Burst is how many requests may go at once after a quiet spell;
+	// 0 = ceil(Rate), at least 1.
+	Burst int
+	// Retries is how many times a throttled answer (429, or 503 with
+	// Retry-After) is retried here after the pause, when the request body
+	// can be replayed. 0 hands the answer back to the caller, for clients
+	// that retry themselves (the y360 Doer).
+	Retries int
+	// MaxPause caps how long one Retry-After may stop the host; 0 = 5 min.
+	MaxPause time.Duration
+}
+
+// PerHour is a Limit of n requests per hour with a burst of at most 30
+// (so any hour-long window sees at most n + burst requests).
+func PerHour(n int) Limit {
+	burst := min(30, max(1, n/30))
+	return Limit{Rate: float64(n) / 3600, Burst: burst}
+}
+
+// Event describes one answer (or failure) for an observer.
+type Event struct {
+	Host      string
+	Status    int           // 0 when no answer arrived
+	Waited    time.Duration // time this attempt waited for the budget or a pause
+	Throttled bool          // 429, or 503 with Retry-After
+}
+
+// Transport applies per-host Limits. It is safe for concurrent use; share
+// one per process so the budget holds across every client using it.
+type Transport struct {
+	base    http.RoundTripper
+	limits  map[string]Limit
+	observe func(Event)
+	now     func() time.Time
+
+	mu    sync.Mutex
+	hosts map[string]*bucket
+}
+
+// Option tunes a Transport.
+type Option func(*Transport)
+
+// WithObserver calls fn after every attempt (from the requesting goroutine).
+func WithObserver(fn func(Event)) Option { return func(t *Transport) { t.observe = fn } }
+
+// New returns a Transport sending through base (nil = http.DefaultTransport)
+// and limiting the hosts in limits, keyed as URL.Host ("api.example:443"
+// and "api.example" are different keys; see HostOf).
+func New(base http.RoundTripper, limits map[string]Limit, opts ...Option) *Transport {
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	t := &Transport{base: base, limits: map[string]Limit{}, hosts: map[string]*bucket{}, now: time.Now}
+	for h, l := range limits {
+		t.limits[h] = l
+	}
+	for _, o := range opts {
+		o(t)
+	}
+	return t
+}
+
+// HostOf returns the key New expects for a configured URL ("" if unparsable).
+func HostOf(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return ""
+	}
+	return u.Host
+}
+
+// Client returns an *http.Client using t (no overall timeout: waiting for
+// the budget is bounded by the request's context instead).
+func (t *Transport) Client() *http.Client { return &http.Client{Transport: t} }
+
+func (t *Transport) bucketFor(host string) (*bucket, Limit) {
+	l, ok := t.limits[host]
+	if !ok {
+		return nil, l
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	b := t.hosts[host]
+	if b == nil {
+		b = newBucket(l, t.now())
+		t.hosts[host] = b
+	}
+	return b, l
+}
+
+// RoundTrip implements http.RoundTripper.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	host := req.URL.Host
+	b, lim := t.bucketFor(host)
+	if b == nil {
+		return t.base.RoundTrip(req)
+	}
+	ctx := req.Context()
+	for attempt := 0; ; attempt++ {
+		wait := b.reserve(t.now())
+		if err := sleep(ctx, wait); err != nil {
+			closeBody(req)
+			return nil, err
+		}
+		r := req
+		if attempt > 0 {
+			r = req.Clone(ctx)
+			if req.GetBody != nil {
+				body, err := req.GetBody()
+				if err != nil {
+					return nil, err
+				}
+				r.Body = body
+			}
+		}
+		resp, err := t.base.RoundTrip(r)
+		if err != nil {
+			t.emit(Event{Host: host, Waited: wait})
+			return nil, err
+		}
+		pause, throttled := throttle(resp, attempt, lim, t.now())
+		if throttled {
+			b.pause(t.now().Add(pause))
+		}
+		t.emit(Event{Host: host, Status: resp.StatusCode, Waited: wait, Throttled: throttled})
+		if !throttled || attempt >= lim.Retries || !replayable(req) {
+			return resp, nil
+		}
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+	}
+}
+
+func (t *Transport) emit(e Event) {
+	if t.observe != nil {
+		t.observe(e)
+	}
+}
+
+// throttle says whether resp asks us to slow down, and for how long.
+func throttle(resp *http.Response, attempt int, lim Limit, now time.Time) (time.Duration, bool) {
+	ra := parseRetryAfter(resp.Header.Get("Retry-After"), now)
+	switch {
+	case resp.StatusCode == http.StatusTooManyRequests:
+	case resp.StatusCode == http.StatusServiceUnavailable && ra > 0:
+	default:
+		return 0, false
+	}
+	if ra <= 0 { // no hint: 1 s, 2 s, 4 s ... up to 30 s
+		ra = min(time.Second<<min(attempt, 5), 30*time.Second)
+	}
+	maxPause := lim.MaxPause
+	if maxPause <= 0 {
+		maxPause = 5 * time.Minute
+	}
+	return min(ra, maxPause), true
+}
+
+func replayable(req *http.Request) bool {
+	return req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+}
+
+func closeBody(req *http.Request) {
+	if req.Body != nil {
+		req.Body.Close()
+	}
+}
+
+// parseRetryAfter reads delta seconds or an HTTP date; 0 when absent or bad.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseFloat(v, 64); err == nil {
+		if !(secs > 0 && secs < 1e7) {
+			return 0
+		}
+		return time.Duration(secs * float64(time.Second))
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// bucket is one host's token bucket plus its Retry-After pause.
+type bucket struct {
+	mu     sync.Mutex
+	rate   float64
+	burst  float64
+	tokens float64
+	last   time.Time
+	until  time.Time
+}
+
+func newBucket(l Limit, now time.Time) *bucket {
+	burst := float64(l.Burst)
+	if burst <= 0 {
+		burst = math.Max(1, math.Ceil(l.Rate))
+	}
+	return &bucket{rate: l.Rate, burst: burst, tokens: burst, last: now}
+}
+
+// reserve takes a token and returns how long to wait before using it.
+// Tokens go negative so later callers queue behind earlier ones.
+func (b *bucket) reserve(now time.Time) time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var wait time.Duration
+	if now.Before(b.until) {
+		wait = b.until.Sub(now)
+	}
+	if b.rate <= 0 {
+		return wait
+	}
+	if el := now.Sub(b.last).Seconds(); el > 0 {
+		b.tokens = math.Min(b.burst, b.tokens+el*b.rate)
+		b.last = now
+	}
+	b.tokens--
+	if b.tokens < 0 {
+		wait = max(wait, time.Duration(-b.tokens/b.rate*float64(time.Second)))
+	}
+	return wait
+}
+
+// pause stops the host until t.
+func (b *bucket) pause(t time.Time) {
+	b.mu.Lock()
+	if t.After(b.until) {
+		b.until = t
+	}
+	b.mu.Unlock()
+}
