@@ -155,6 +155,9 @@ func (b *backend) PutCalendarObject(ctx context.Context, p string, cal *ical.Cal
 		return nil, httpErr(http.StatusForbidden, fmt.Errorf("cannot PUT %s", p))
 	}
 	old := c.objs[name]
+	if owner, ok := c.uids[uidOf(model)]; ok && owner != name {
+		return nil, caldav.NewPreconditionError(caldav.PreconditionNoUIDConflict)
+	}
 	if opts != nil {
 		if opts.IfNoneMatch.IsWildcard() && old != nil {
 			return nil, httpErr(http.StatusPreconditionFailed, errors.New("object exists"))

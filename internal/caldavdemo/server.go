@@ -132,7 +132,7 @@ func (s *Server) userLocked(email string) *user {
 		s.rev++
 		u.cals["events-default"] = &collection{
 			name: "events-default", info: CalendarInfo{DisplayName: "Мои события", Color: "#49a2ff", Components: []string{"VEVENT"}},
-			objs: map[string]*object{}, tombs: map[string]int64{}, rev: s.rev,
+			objs: map[string]*object{}, uids: map[string]string{}, tombs: map[string]int64{}, rev: s.rev,
 		}
 	}
 	return u
@@ -167,7 +167,7 @@ func (s *Server) CreateCalendar(email, name string, info CalendarInfo) error {
 		return fmt.Errorf("caldavdemo: calendar %s/%s exists", email, name)
 	}
 	s.rev++
-	u.cals[name] = &collection{name: name, info: info, objs: map[string]*object{}, tombs: map[string]int64{}, rev: s.rev}
+	u.cals[name] = &collection{name: name, info: info, objs: map[string]*object{}, uids: map[string]string{}, tombs: map[string]int64{}, rev: s.rev}
 	return nil
 }
 
@@ -214,8 +214,14 @@ func (s *Server) PutObject(email, calendar, object string, ics []byte) (string, 
 
 func (s *Server) putLocked(c *collection, name string, data []byte, cal *ical.Calendar) string {
 	s.rev++
-	o := &object{name: name, data: data, cal: cal, etag: etagOf(data), rev: s.rev, mod: s.opts.Now().UTC().Truncate(time.Second)}
+	o := &object{name: name, data: data, cal: cal, uid: uidOf(cal), etag: etagOf(data), rev: s.rev, mod: s.opts.Now().UTC().Truncate(time.Second)}
+	if old := c.objs[name]; old != nil && c.uids[old.uid] == name {
+		delete(c.uids, old.uid)
+	}
 	c.objs[name] = o
+	if o.uid != "" {
+		c.uids[o.uid] = name
+	}
 	delete(c.tombs, name)
 	c.rev = s.rev
 	return o.etag
@@ -233,8 +239,12 @@ func (s *Server) DeleteObject(email, calendar, object string) error {
 }
 
 func (s *Server) deleteLocked(c *collection, name string) error {
-	if _, ok := c.objs[name]; !ok {
+	o, ok := c.objs[name]
+	if !ok {
 		return fmt.Errorf("caldavdemo: %s/%s: %w", c.name, name, errNoObject)
+	}
+	if c.uids[o.uid] == name {
+		delete(c.uids, o.uid)
 	}
 	s.rev++
 	delete(c.objs, name)

@@ -30,6 +30,7 @@ type collection struct {
 	name  string
 	info  CalendarInfo
 	objs  map[string]*object // by object name
+	uids  map[string]string  // UID → object name (RFC 4791 §5.3.2.1: one object per UID)
 	tombs map[string]int64   // deleted object name → revision of the deletion
 	rev   int64              // revision of the last change (server-wide counter)
 	min   int64              // sync-tokens older than this are refused
@@ -39,6 +40,7 @@ type object struct {
 	name string
 	data []byte // the bytes GET serves
 	cal  *ical.Calendar
+	uid  string
 	etag string
 	rev  int64
 	mod  time.Time
@@ -79,6 +81,16 @@ func encodeModel(cal *ical.Calendar) ([]byte, *ical.Calendar, error) {
 		return nil, nil, fmt.Errorf("re-parse iCalendar: %w", err)
 	}
 	return buf.Bytes(), cal, nil
+}
+
+// uidOf is the UID of the object's first component that has one.
+func uidOf(cal *ical.Calendar) string {
+	for _, c := range cal.Children {
+		if p := c.Props.Get(ical.PropUID); p != nil && c.Name != ical.CompTimezone {
+			return p.Value
+		}
+	}
+	return ""
 }
 
 func etagOf(data []byte) string {

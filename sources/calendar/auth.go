@@ -1,8 +1,10 @@
 package calendar
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/xml"
 	"fmt"
 	"io"
 	"net/http"
@@ -22,6 +24,10 @@ type StatusError struct {
 	Path   string // URL path, never the query or credentials
 	Code   int
 	Detail string // first bytes of a text or XML body, if any
+	// Condition is the precondition a DAV:error body names (RFC 4918 §16,
+	// RFC 4791 §1.3), e.g. "no-uid-conflict" or "resource-must-be-null";
+	// "" when the body names none.
+	Condition string
 }
 
 func (e *StatusError) Error() string {
@@ -46,12 +52,39 @@ func (e *StatusError) Is(target error) bool {
 // newStatusError consumes (a bounded prefix of) resp's body and closes it.
 func newStatusError(resp *http.Response) *StatusError {
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	detail := b
+	if len(detail) > 512 {
+		detail = detail[:512]
+	}
 	return &StatusError{
-		Method: resp.Request.Method,
-		Path:   resp.Request.URL.Path,
-		Code:   resp.StatusCode,
-		Detail: oneLine(string(b)),
+		Method:    resp.Request.Method,
+		Path:      resp.Request.URL.Path,
+		Code:      resp.StatusCode,
+		Detail:    oneLine(string(detail)),
+		Condition: davCondition(b),
+	}
+}
+
+// davCondition returns the local name of the first element inside a
+// DAV:error body, or "".
+func davCondition(body []byte) string {
+	d := xml.NewDecoder(bytes.NewReader(body))
+	inError := false
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return ""
+		}
+		if se, ok := tok.(xml.StartElement); ok {
+			if inError {
+				return se.Name.Local
+			}
+			if se.Name.Space != nsDAV || se.Name.Local != "error" {
+				return ""
+			}
+			inError = true
+		}
 	}
 }
 

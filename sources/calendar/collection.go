@@ -121,20 +121,9 @@ func (s *session) backupCollection(ctx context.Context, col collection) error {
 // returns all of them as candidates (fetch skips unchanged etags) plus the
 // IDs the container has but the server no longer lists.
 func (s *session) listChanges(ctx context.Context, col collection, c sources.Container) ([]member, []string, error) {
-	listed := map[string]member{}
-	_, err := s.dav.multistatus(ctx, "PROPFIND", col.Href, "1", []byte(propfindETags), func(r *msResponse) error {
-		m, ok, err := col.member(r)
-		if err != nil || !ok || r.has(nameResourceType, nameCollection) {
-			return err
-		}
-		if r.Status != 0 && r.Status/100 != 2 {
-			return nil
-		}
-		listed[m.ID] = m
-		return nil
-	})
+	listed, err := s.listMembers(ctx, col)
 	if err != nil {
-		return nil, nil, fmt.Errorf("list %s: %w", col.Name, err)
+		return nil, nil, err
 	}
 	var deleted []string
 	c.Range(func(it sources.Item) bool {
@@ -148,6 +137,27 @@ func (s *session) listChanges(ctx context.Context, col collection, c sources.Con
 		changed = append(changed, listed[id])
 	}
 	return changed, deleted, nil
+}
+
+// listMembers lists every object of a collection with its etag (one
+// PROPFIND Depth 1), keyed by member ID.
+func (s *session) listMembers(ctx context.Context, col collection) (map[string]member, error) {
+	listed := map[string]member{}
+	_, err := s.dav.multistatus(ctx, "PROPFIND", col.Href, "1", []byte(propfindETags), func(r *msResponse) error {
+		m, ok, err := col.member(r)
+		if err != nil || !ok || r.has(nameResourceType, nameCollection) {
+			return err
+		}
+		if r.Status != 0 && r.Status/100 != 2 {
+			return nil
+		}
+		listed[m.ID] = m
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", col.Name, err)
+	}
+	return listed, nil
 }
 
 // syncChanges asks for what changed since token (RFC 6578), following

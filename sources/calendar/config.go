@@ -40,22 +40,32 @@ type Config struct {
 	MultigetBatch int `yaml:"multiget_batch"`
 	// Timeout bounds one HTTP request including reading its response body.
 	Timeout time.Duration `yaml:"timeout"`
+	// RestoreWorkers is how many PUTs a restore keeps in flight per
+	// collection. Each PUT is one round trip that writes one small object,
+	// so latency, not bandwidth, bounds a restore. 0 means the default.
+	RestoreWorkers int `yaml:"restore_workers"`
 }
 
 // NewConfig returns a Config with the defaults filled in.
 func NewConfig() Config {
 	return Config{
-		Enabled:       true,
-		URL:           DefaultURL,
-		Auth:          AuthOAuth,
-		MultigetBatch: 50,
-		Timeout:       2 * time.Minute,
+		Enabled:        true,
+		URL:            DefaultURL,
+		Auth:           AuthOAuth,
+		MultigetBatch:  50,
+		Timeout:        2 * time.Minute,
+		RestoreWorkers: defaultRestoreWorkers,
 	}
 }
 
 // maxMultigetBatch keeps one multiget answer (held in memory while it is
 // checked, see fetch.go) to a sane size.
 const maxMultigetBatch = 1000
+
+const defaultRestoreWorkers = 4
+
+// maxRestoreWorkers keeps a restore well below Yandex's ~200 requests/s.
+const maxRestoreWorkers = 32
 
 // Validate reports the first problem in c.
 func (c Config) Validate() error {
@@ -76,6 +86,9 @@ func (c Config) Validate() error {
 	}
 	if c.MultigetBatch < 1 || c.MultigetBatch > maxMultigetBatch {
 		return fmt.Errorf("calendar: multiget_batch %d: want 1..%d", c.MultigetBatch, maxMultigetBatch)
+	}
+	if c.RestoreWorkers < 0 || c.RestoreWorkers > maxRestoreWorkers {
+		return fmt.Errorf("calendar: restore_workers %d: want 1..%d (0 = %d)", c.RestoreWorkers, maxRestoreWorkers, defaultRestoreWorkers)
 	}
 	if c.Timeout < 0 {
 		return fmt.Errorf("calendar: timeout %v is negative", c.Timeout)

@@ -69,6 +69,19 @@ func (c *dav) resolve(href string) (*url.URL, error) {
 // do sends one request and returns a response with a 2xx status; anything
 // else becomes a *StatusError.
 func (c *dav) do(ctx context.Context, method, href, depth string, body []byte) (*http.Response, error) {
+	hdr := http.Header{}
+	if body != nil {
+		hdr.Set("Content-Type", `application/xml; charset="utf-8"`)
+	}
+	if depth != "" {
+		hdr.Set("Depth", depth)
+	}
+	return c.send(ctx, method, href, hdr, body)
+}
+
+// send is do with the caller's headers. The body is replayable (a 401 is
+// retried once with a fresh token).
+func (c *dav) send(ctx context.Context, method, href string, hdr http.Header, body []byte) (*http.Response, error) {
 	u, err := c.resolve(href)
 	if err != nil {
 		return nil, err
@@ -81,11 +94,8 @@ func (c *dav) do(ctx context.Context, method, href, depth string, body []byte) (
 	if err != nil {
 		return nil, err
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", `application/xml; charset="utf-8"`)
-	}
-	if depth != "" {
-		req.Header.Set("Depth", depth)
+	for k, v := range hdr {
+		req.Header[k] = v
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {

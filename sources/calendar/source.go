@@ -36,7 +36,7 @@ func (s *Source) Name() string { return "calendar" }
 type session struct {
 	cfg Config
 	dav *dav
-	st  sources.Store
+	st  sources.Store // nil during a restore
 	// exact says whether calendar-multiget text is known to equal what GET
 	// returns on this server (see fetch.go).
 	exact exactness
@@ -47,21 +47,11 @@ type session struct {
 // a collection or object that fails is recorded with st.Fail and the rest
 // of the run goes on.
 func (s *Source) Backup(ctx context.Context, u sources.User, tok sources.TokenSource, st sources.Store) error {
-	if err := s.cfg.Validate(); err != nil {
+	ss, err := s.newSession(u, tok)
+	if err != nil {
 		return err
 	}
-	base, err := url.Parse(s.cfg.URL)
-	if err != nil {
-		return fmt.Errorf("calendar: url: %w", err)
-	}
-	ac := &authClient{hc: s.hc, tok: tok, timeout: s.cfg.Timeout}
-	if s.cfg.Auth == AuthBasic {
-		if u.Email == "" {
-			return errors.New("calendar: basic auth needs the user's email")
-		}
-		ac.basic = u.Email
-	}
-	ss := &session{cfg: s.cfg, dav: &dav{hc: ac, base: base}, st: st}
+	ss.st = st
 
 	cols, err := ss.discover(ctx)
 	if err != nil {
@@ -91,6 +81,26 @@ func (s *Source) Backup(ctx context.Context, u sources.User, tok sources.TokenSo
 		}
 	}
 	return nil
+}
+
+// newSession validates the config and builds the authenticated client for
+// one user (backup and restore alike).
+func (s *Source) newSession(u sources.User, tok sources.TokenSource) (*session, error) {
+	if err := s.cfg.Validate(); err != nil {
+		return nil, err
+	}
+	base, err := url.Parse(s.cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("calendar: url: %w", err)
+	}
+	ac := &authClient{hc: s.hc, tok: tok, timeout: s.cfg.Timeout}
+	if s.cfg.Auth == AuthBasic {
+		if u.Email == "" {
+			return nil, errors.New("calendar: basic auth needs the user's email")
+		}
+		ac.basic = u.Email
+	}
+	return &session{cfg: s.cfg, dav: &dav{hc: ac, base: base}}, nil
 }
 
 // sortedKeys gives deterministic request order (stable tests, readable logs).

@@ -1,0 +1,113 @@
+package calendar
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+
+	"github.com/y360backup/y360backup/sources"
+)
+
+// restoredPrefix starts the path segment of every non-destructive
+// destination, so an admin can tell them apart from the user's own calendars.
+const restoredPrefix = "restored-"
+
+// restoredSegment is the collection path segment a non-destructive restore
+// of original under under writes to. It is derived only from the two names,
+// so a rerun (the engine derives under from the snapshot) finds the
+// collection the first run created and continues there. Yandex names
+// collections "events-<id>"/"todos-<id>"; ours must not collide with those.
+func restoredSegment(under, original string) string {
+	sum := sha256.Sum256([]byte(under + "\x00" + original))
+	return restoredPrefix + hex.EncodeToString(sum[:6])
+}
+
+// restoredDisplayName is the new collection's display name:
+// "Restored 2026-11-25 12.00 — Работа".
+func restoredDisplayName(under, original string) string {
+	return under + " — " + original
+}
+
+// componentsOf is the component set a collection needs for these items
+// (from the metadata the backup recorded); nil when none is known.
+func componentsOf(items []sources.RestoreItem) []string {
+	seen := map[string]bool{}
+	for _, it := range items {
+		if m := parseItemMeta(it.Meta); m.Component != "" && !m.Malformed {
+			seen[m.Component] = true
+		}
+	}
+	if len(seen) == 0 {
+		return nil
+	}
+	return sortedKeys(seen)
+}
+
+func parseItemMeta(raw json.RawMessage) itemMeta {
+	var m itemMeta
+	_ = json.Unmarshal(raw, &m) // unknown or missing metadata: restore the bytes anyway
+	return m
+}
+
+// destination finds or creates the collection t restores into, below the
+// user's calendar home. fresh reports that this call created it (so it is
+// known to be empty).
+//
+// In place, it is the original collection path (recreated with MKCALENDAR
+// when gone). Non-destructive, it is restoredSegment(Under, Original), named
+// after Under and the original's display name when the original still
+// exists in this account (the backup keeps the display name in the
+// container's cursor, which sources.RestoreTarget does not carry; without
+// it the container name stands in).
+func (s *session) destination(ctx context.Context, home string, cols []collection, t sources.RestoreTarget, items []sources.RestoreItem) (col collection, fresh bool, err error) {
+	var orig *collection
+	for i := range cols {
+		if cols[i].Name == t.Original {
+			orig = &cols[i]
+		}
+	}
+	seg := t.Original
+	spec := calendarSpec{Components: componentsOf(items)}
+	if t.Under != "" {
+		seg = restoredSegment(t.Under, t.Original)
+		name := t.Original
+		if orig != nil {
+			if orig.DisplayName != "" {
+				name = orig.DisplayName
+			}
+			spec.Color = orig.Color
+		}
+		spec.DisplayName = restoredDisplayName(t.Under, name)
+	} else if orig != nil {
+		return *orig, false, nil
+	}
+	for _, c := range cols {
+		if c.Name == seg {
+			return c, false, nil // a previous run's
+		}
+	}
+	p := cleanDir(home + seg)
+	if err := s.dav.mkcalendar(ctx, escapePath(p), spec); err != nil {
+		// Created meanwhile by a concurrent run? RFC 4791 says 403/405 with
+		// DAV:resource-must-be-null; Radicale answers 409, go-webdav 405.
+		var se *StatusError
+		if fatal(ctx, err) || !errors.As(err, &se) ||
+			se.Code != http.StatusForbidden && se.Code != http.StatusMethodNotAllowed && se.Code != http.StatusConflict {
+			return collection{}, false, fmt.Errorf("create calendar %s: %w", p, err)
+		}
+		c, ok, serr := s.statCollection(ctx, home, p)
+		if serr != nil || !ok {
+			return collection{}, false, fmt.Errorf("create calendar %s: %w", p, err)
+		}
+		return c, false, nil
+	}
+	return collection{
+		Name: seg, Href: escapePath(p), Path: p,
+		DisplayName: spec.DisplayName, Color: spec.Color, Components: slices.Clone(spec.Components),
+	}, true, nil
+}
