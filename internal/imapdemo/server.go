@@ -38,6 +38,9 @@ type Options struct {
 	// TLS serves implicit TLS (like port 993) with a generated self-signed
 	// certificate for 127.0.0.1 and localhost; see Server.ClientTLSConfig.
 	TLS bool
+	// StartTLS serves plain TCP that offers STARTTLS with the same kind of
+	// certificate (ignored when TLS is set).
+	StartTLS bool
 	// DefaultFolders are created, besides INBOX, for every new user.
 	// nil means YandexFolders; use an empty non-nil slice for INBOX only.
 	DefaultFolders []Folder
@@ -120,7 +123,7 @@ func New(validate ValidateFunc, opts *Options) (*Server, error) {
 		s.opts.DefaultFolders = YandexFolders()
 	}
 	var tlsConfig *tls.Config
-	if s.opts.TLS {
+	if s.opts.TLS || s.opts.StartTLS {
 		cert, leaf, err := selfSigned()
 		if err != nil {
 			return nil, fmt.Errorf("imapdemo: certificate: %w", err)
@@ -128,18 +131,24 @@ func New(validate ValidateFunc, opts *Options) (*Server, error) {
 		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
 		s.tlsCert = leaf
 	}
+	// imapserver's TLSConfig is only for STARTTLS; implicit TLS wraps the
+	// listener instead (see setListener).
+	var startTLSConfig *tls.Config
+	if s.opts.TLS {
+		s.listenTLS = tlsConfig
+	} else {
+		startTLSConfig = tlsConfig
+	}
 	s.imap = imapserver.New(&imapserver.Options{
 		NewSession: func(c *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
 			return &session{srv: s, conn: c}, nil, nil
 		},
 		Caps:         s.opts.Caps,
 		Logger:       discardLogger{},
-		InsecureAuth: !s.opts.TLS,
+		InsecureAuth: !s.opts.TLS && !s.opts.StartTLS,
 		DebugWriter:  s.opts.DebugWriter,
+		TLSConfig:    startTLSConfig,
 	})
-	// imapserver wants a TLS config only for STARTTLS; implicit TLS wraps the
-	// listener instead (see Serve).
-	s.listenTLS = tlsConfig
 	return s, nil
 }
 

@@ -209,7 +209,7 @@ func (fs *folderSync) read(ctx context.Context, s *session, msg *imapclient.Fetc
 // storeBody streams a literal into PutBody and blames a failure on the side
 // that caused it.
 func (fs *folderSync) storeBody(ctx context.Context, s *session, lit imap.LiteralReader) (sources.Body, error) {
-	tr := &trackingReader{r: lit}
+	tr := &trackingReader{r: lit, size: lit.Size()}
 	body, err := fs.c.PutBody(ctx, tr)
 	if err == nil && !tr.eof {
 		// The store stopped reading early; make sure nothing was left.
@@ -224,7 +224,9 @@ func (fs *folderSync) storeBody(ctx context.Context, s *session, lit imap.Litera
 	// socket first makes the rest of it fail fast instead of downloading it.
 	s.broken = true
 	s.dc.Conn.Close()
-	io.Copy(io.Discard, lit)
+	if !tr.ended {
+		io.Copy(io.Discard, lit) // fails at once on the closed socket
+	}
 	switch {
 	case ctx.Err() != nil:
 		return body, ctx.Err()
