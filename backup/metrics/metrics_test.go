@@ -1,0 +1,144 @@
+package metrics_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/y360backup/y360backup/backup"
+	"github.com/y360backup/y360backup/backup/daemon/logmask"
+	"github.com/y360backup/y360backup/backup/metrics"
+)
+
+var now = time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC)
+
+func TestRunAndUserMetrics(t *testing.T) {
+	m := metrics.New(metrics.Options{Now: func() time.Time { return now }, UserLabel: logmask.MaskEmail, Version: "test"})
+	m.RunStarted("mail+calendar")
+	m.Start(2)
+	m.UserDone(backup.UserSnapshot{ID: "1", Email: "alice@example.com", Sources: map[string]*backup.SourceSnapshot{
+		"mail":     {Status: backup.StatusPartial, Stats: backup.Stats{Items: 10, Bytes: 1000, Failed: 2, UploadedBytes: 300, IndexBytes: 20}},
+		"calendar": {Status: backup.StatusOK, Stats: backup.Stats{Items: 3, Bytes: 90}},
+	}})
+	m.UserDone(backup.UserSnapshot{ID: "2", Email: "anna@example.com", Sources: map[string]*backup.SourceSnapshot{
+		"mail": {Status: backup.StatusFailed, Error: "login refused"},
+	}})
+	m.RunFinished("mail+calendar", "partial", true, 90*time.Second)
+	m.HTTP("oauth.yandex.ru", 429, 2*time.Second, true)
+	m.HTTP("oauth.yandex.ru", 200, 0, false)
+	m.Skipped("mail+calendar")
+	m.Reload(errors.New("bad"))
+	m.Reload(nil)
+
+	checks := map[string]float64{
+		`y360backup_items_total{source="mail"}`:                             10,
+		`y360backup_bytes_total{source="calendar"}`:                         90,
+		`y360backup_stored_bytes_total{source="mail"}`:                      320,
+		`y360backup_errors_total{kind="item",source="mail"}`:                2,
+		`y360backup_errors_total{kind="source",source="mail"}`:              1,
+		`y360backup_runs_total{job="mail+calendar",status="partial"}`:       1,
+		`y360backup_last_run_success{job="mail+calendar"}`:                  1,
+		`y360backup_run_in_progress{job="mail+calendar"}`:                   0,
+		`y360backup_run_users_done`:                                         2,
+		`y360backup_run_users_selected`:                                     2,
+		`y360backup_http_throttled_total{host="oauth.yandex.ru"}`:           1,
+		`y360backup_http_requests_total{code="429",host="oauth.yandex.ru"}`: 1,
+		`y360backup_http_wait_seconds_total{host="oauth.yandex.ru"}`:        2,
+		`y360backup_runs_skipped_total{job="mail+calendar"}`:                1,
+		`y360backup_config_reloads_total{result="rejected"}`:                1,
+		`y360backup_build_info{version="test"}`:                             1,
+	}
+	text := scrape(t, m)
+	for series, v := range checks {
+		if !hasSample(text, series, v) {
+			t.Errorf("missing %s %v in:\n%s", series, v, grep(text, strings.SplitN(series, "{", 2)[0]))
+		}
+	}
+	if strings.Contains(text, `user_id="2"`) {
+		t.Error("a user whose source failed got a recovery point")
+	}
+	if strings.Contains(text, "alice@") || strings.Contains(text, "anna@") {
+		t.Error("an unmasked email reached /metrics")
+	}
+}
+
+func scrape(t *testing.T, m *metrics.Metrics) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- metrics.Serve(ctx, ln, m, func() error { return nil }) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	}()
+	resp, err := http.Get("http://" + ln.Addr().String() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+func hasSample(text, series string, v float64) bool {
+	for _, line := range strings.Split(text, "\n") {
+		if strings.HasPrefix(line, series+" ") {
+			var got float64
+			_, err := fmt.Sscan(strings.TrimPrefix(line, series+" "), &got)
+			return err == nil && got == v
+		}
+	}
+	return false
+}
+
+func grep(text, prefix string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.HasPrefix(l, prefix) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+func TestHealthz(t *testing.T) {
+	m := metrics.New(metrics.Options{})
+	var healthErr error
+	h := metrics.Handler(m, func() error { return healthErr })
+	srv := &http.Server{Handler: h}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	go srv.Serve(ln)
+	defer srv.Close()
+	url := "http://" + ln.Addr().String() + "/healthz"
+	for _, tt := range []struct {
+		err  error
+		code int
+		body string
+	}{
+		{nil, 200, "ok"},
+		{errors.New("last run of mail failed: repository is locked"), 503, "repository is locked"},
+	} {
+		healthErr = tt.err
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tt.code || !strings.Contains(string(b), tt.body) {
+			t.Errorf("healthz with %v: %d %q", tt.err, resp.StatusCode, b)
+		}
+	}
+}
