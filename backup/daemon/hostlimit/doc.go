@@ -8,7 +8,8 @@
 // the OAuth token-exchange host gets its own hourly budget under the y360
 // client's per-host limit, and CalDAV (whose client has no rate limit or
 // 429 handling of its own) gets a rate and retries after Retry-After.
-// Hosts without a Limit pass straight through.
+// Limits are keyed by host, optionally with a path prefix (the emulator
+// serves every API on one host); requests matching no key pass straight through.
 //
 // The transport never logs; an optional observer sees every answer (host,
 // status, time spent waiting) for metrics.

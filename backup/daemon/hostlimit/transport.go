@@ -6,7 +6,9 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -37,7 +39,7 @@ func PerHour(n int) Limit {
 
 // Event describes one answer (or failure) for an observer.
 type Event struct {
-	Host      string
+	Host      string        // the matching limit key (host, maybe with a path)
 	Status    int           // 0 when no answer arrived
 	Waited    time.Duration // time this attempt waited for the budget or a pause
 	Throttled bool          // 429, or 503 with Retry-After
@@ -47,12 +49,19 @@ type Event struct {
 // one per process so the budget holds across every client using it.
 type Transport struct {
 	base    http.RoundTripper
-	limits  map[string]Limit
+	rules   []rule
 	observe func(Event)
 	now     func() time.Time
 
 	mu    sync.Mutex
 	hosts map[string]*bucket
+}
+
+type rule struct {
+	key    string // as given to New
+	host   string
+	prefix string // path prefix, "/" for the whole host
+	limit  Limit
 }
 
 // Option tunes a Transport.
@@ -62,54 +71,69 @@ type Option func(*Transport)
 func WithObserver(fn func(Event)) Option { return func(t *Transport) { t.observe = fn } }
 
 // New returns a Transport sending through base (nil = http.DefaultTransport)
-// and limiting the hosts in limits, keyed as URL.Host ("api.example:443"
-// and "api.example" are different keys; see HostOf).
+// and limiting what limits names. A key is a host as in URL.Host
+// ("api.example:8443"), optionally followed by a path prefix
+// ("oauth.example/token"), so one endpoint of a host can get a budget of
+// its own; the longest matching key wins. See KeyOf.
 func New(base http.RoundTripper, limits map[string]Limit, opts ...Option) *Transport {
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	t := &Transport{base: base, limits: map[string]Limit{}, hosts: map[string]*bucket{}, now: time.Now}
-	for h, l := range limits {
-		t.limits[h] = l
+	t := &Transport{base: base, hosts: map[string]*bucket{}, now: time.Now}
+	for k, l := range limits {
+		host, prefix, _ := strings.Cut(k, "/")
+		t.rules = append(t.rules, rule{key: k, host: host, prefix: "/" + prefix, limit: l})
 	}
+	// Longest prefix first, so the most specific key matches.
+	sort.Slice(t.rules, func(i, j int) bool { return len(t.rules[i].key) > len(t.rules[j].key) })
 	for _, o := range opts {
 		o(t)
 	}
 	return t
 }
 
-// HostOf returns the key New expects for a configured URL ("" if unparsable).
-func HostOf(rawURL string) string {
+// KeyOf returns the limit key for a configured URL: its host and path
+// ("https://oauth.yandex.ru/token" → "oauth.yandex.ru/token"); "" if unparsable.
+func KeyOf(rawURL string) string {
 	u, err := url.Parse(rawURL)
-	if err != nil {
+	if err != nil || u.Host == "" {
 		return ""
 	}
-	return u.Host
+	return u.Host + strings.TrimSuffix(u.Path, "/")
 }
 
 // Client returns an *http.Client using t (no overall timeout: waiting for
 // the budget is bounded by the request's context instead).
 func (t *Transport) Client() *http.Client { return &http.Client{Transport: t} }
 
-func (t *Transport) bucketFor(host string) (*bucket, Limit) {
-	l, ok := t.limits[host]
-	if !ok {
-		return nil, l
+// bucketFor returns the bucket, limit and key of the rule matching u.
+func (t *Transport) bucketFor(u *url.URL) (*bucket, Limit, string) {
+	path := u.Path
+	if path == "" {
+		path = "/"
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	b := t.hosts[host]
-	if b == nil {
-		b = newBucket(l, t.now())
-		t.hosts[host] = b
+	for _, r := range t.rules {
+		if u.Host != r.host || !strings.HasPrefix(path, r.prefix) {
+			continue
+		}
+		if r.prefix != "/" && len(path) > len(r.prefix) && path[len(r.prefix)] != '/' {
+			continue // "/token" must not match "/tokens"
+		}
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		b := t.hosts[r.key]
+		if b == nil {
+			b = newBucket(r.limit, t.now())
+			t.hosts[r.key] = b
+		}
+		return b, r.limit, r.key
 	}
-	return b, l
+	return nil, Limit{}, ""
 }
 
 // RoundTrip implements http.RoundTripper.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	host := req.URL.Host
-	b, lim := t.bucketFor(host)
+	b, lim, host := t.bucketFor(req.URL)
 	if b == nil {
 		return t.base.RoundTrip(req)
 	}

@@ -64,7 +64,7 @@ func get(t *testing.T, c *http.Client, url string) int {
 
 func TestRateHeldPerHost(t *testing.T) {
 	limited, free := newServer(t, 0, ""), newServer(t, 0, "")
-	tr := hostlimit.New(nil, map[string]hostlimit.Limit{hostlimit.HostOf(limited.URL): {Rate: 40, Burst: 2}})
+	tr := hostlimit.New(nil, map[string]hostlimit.Limit{hostlimit.KeyOf(limited.URL): {Rate: 40, Burst: 2}})
 	c := tr.Client()
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -99,7 +99,7 @@ func TestRetryAfterPausesWholeHost(t *testing.T) {
 	s := newServer(t, 1, "1")
 	var events []hostlimit.Event
 	var mu sync.Mutex
-	tr := hostlimit.New(nil, map[string]hostlimit.Limit{hostlimit.HostOf(s.URL): {Rate: 100, Retries: 2}},
+	tr := hostlimit.New(nil, map[string]hostlimit.Limit{hostlimit.KeyOf(s.URL): {Rate: 100, Retries: 2}},
 		hostlimit.WithObserver(func(e hostlimit.Event) { mu.Lock(); events = append(events, e); mu.Unlock() }))
 	c := tr.Client()
 	if code := get(t, c, s.URL); code != 200 {
@@ -137,7 +137,7 @@ func TestRetryAfterPausesWholeHost(t *testing.T) {
 
 func TestNoRetriesHandsBack429(t *testing.T) {
 	s := newServer(t, 1, "0.2")
-	tr := hostlimit.New(nil, map[string]hostlimit.Limit{hostlimit.HostOf(s.URL): {Rate: 100}})
+	tr := hostlimit.New(nil, map[string]hostlimit.Limit{hostlimit.KeyOf(s.URL): {Rate: 100}})
 	if code := get(t, tr.Client(), s.URL); code != http.StatusTooManyRequests {
 		t.Fatalf("status %d, want the 429 handed back (Retries 0)", code)
 	}
@@ -150,7 +150,7 @@ func TestNoRetriesHandsBack429(t *testing.T) {
 
 func TestRetryReplaysBody(t *testing.T) {
 	s := newServer(t, 2, "0.05")
-	tr := hostlimit.New(nil, map[string]hostlimit.Limit{hostlimit.HostOf(s.URL): {Rate: 100, Retries: 3}})
+	tr := hostlimit.New(nil, map[string]hostlimit.Limit{hostlimit.KeyOf(s.URL): {Rate: 100, Retries: 3}})
 	resp, err := tr.Client().Post(s.URL, "text/plain", strings.NewReader("<propfind/>"))
 	if err != nil {
 		t.Fatal(err)
@@ -164,7 +164,7 @@ func TestRetryReplaysBody(t *testing.T) {
 
 func TestWaitHonoursContext(t *testing.T) {
 	s := newServer(t, 1, "30")
-	tr := hostlimit.New(nil, map[string]hostlimit.Limit{hostlimit.HostOf(s.URL): {Rate: 100, Retries: 1}})
+	tr := hostlimit.New(nil, map[string]hostlimit.Limit{hostlimit.KeyOf(s.URL): {Rate: 100, Retries: 1}})
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.URL, nil)
@@ -185,5 +185,46 @@ func TestPerHour(t *testing.T) {
 	}
 	if l := hostlimit.PerHour(10); l.Burst != 1 {
 		t.Errorf("PerHour(10) burst %d, want 1", l.Burst)
+	}
+}
+
+func TestKeysWithPaths(t *testing.T) {
+	s := newServer(t, 0, "")
+	host := hostlimit.KeyOf(s.URL)
+	if host == "" || strings.Contains(host, "/") {
+		t.Fatalf("KeyOf(%q) = %q", s.URL, host)
+	}
+	if k := hostlimit.KeyOf("https://oauth.yandex.ru/token"); k != "oauth.yandex.ru/token" {
+		t.Errorf("KeyOf oauth = %q", k)
+	}
+	if k := hostlimit.KeyOf("https://caldav.yandex.ru/"); k != "caldav.yandex.ru" {
+		t.Errorf("KeyOf caldav = %q", k)
+	}
+	var mu sync.Mutex
+	seen := map[string]int{}
+	tr := hostlimit.New(nil, map[string]hostlimit.Limit{
+		host + "/token": {Rate: 5, Burst: 1}, // one endpoint slow...
+		host:            {Rate: 1000},        // ...the rest of the host fast
+	}, hostlimit.WithObserver(func(e hostlimit.Event) { mu.Lock(); seen[e.Host]++; mu.Unlock() }))
+	c := tr.Client()
+	start := time.Now()
+	for i := 0; i < 10; i++ {
+		get(t, c, s.URL+"/directory")
+		get(t, c, s.URL+"/tokens") // not under /token
+	}
+	if el := time.Since(start); el > 500*time.Millisecond {
+		t.Errorf("paths outside /token were held by its budget: %s", el)
+	}
+	start = time.Now()
+	for i := 0; i < 4; i++ {
+		get(t, c, s.URL+"/token")
+	}
+	if el := time.Since(start); el < 550*time.Millisecond {
+		t.Errorf("4 requests to /token at 5/s took only %s", el)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if seen[host+"/token"] != 4 || seen[host] != 20 {
+		t.Errorf("events by key: %v", seen)
 	}
 }
