@@ -185,6 +185,20 @@ func (s *Server) UpdateCalendar(email, name string, info CalendarInfo) error {
 	return nil
 }
 
+// Calendar returns a collection's display name, color, description and
+// components.
+func (s *Server) Calendar(email, name string) (CalendarInfo, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, err := s.calLocked(email, name)
+	if err != nil {
+		return CalendarInfo{}, false
+	}
+	info := c.info
+	info.Components = append([]string(nil), c.info.Components...)
+	return info, true
+}
+
 // DeleteCalendar removes a collection and everything in it.
 func (s *Server) DeleteCalendar(email, name string) error {
 	s.mu.Lock()
