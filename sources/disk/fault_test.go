@@ -132,6 +132,9 @@ func TestFaults(t *testing.T) {
 			}
 			failed := e.checkConsistent(t, st)
 			slices.Sort(failed)
+			for _, f := range st.Failures {
+				t.Log("reported:", f)
+			}
 			if !slices.Equal(failed, tc.failed) || len(st.Failures) != len(tc.failed) {
 				t.Fatalf("failed %v (failures %q), want %v", failed, st.Failures, tc.failed)
 			}

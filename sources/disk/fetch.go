@@ -41,7 +41,7 @@ func (r *run) fetch(ctx context.Context, res api.Resource) (sources.Body, error)
 	v := newVerifier(src, res)
 	body, err := r.c.PutBody(ctx, v)
 	if v.mismatch != nil {
-		return sources.Body{}, v.mismatch
+		err = v.mismatch // whatever PutBody made of it
 	}
 	if err != nil {
 		return sources.Body{}, fmt.Errorf("disk: %s: %w", res.Path, err)
@@ -101,7 +101,7 @@ func (v *verifier) Read(p []byte) (int, error) {
 }
 
 func (v *verifier) fail(format string, args ...any) error {
-	v.mismatch = fmt.Errorf("disk: %s: %s: %w", v.res.Path, fmt.Sprintf(format, args...), ErrChecksum)
+	v.mismatch = fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), ErrChecksum)
 	return v.mismatch
 }
 
@@ -157,8 +157,8 @@ func (d *resumable) Read(p []byte) (int, error) {
 		// The body ended early or broke: resume from d.off.
 		d.closeBody()
 		if d.attempts >= d.r.cfg.ResumeAttempts {
-			d.err = fmt.Errorf("disk: %s: %w at byte %d of %d after %d resumes: %v",
-				d.res.Path, errDropped, d.off, d.res.Size, d.attempts, err)
+			d.err = fmt.Errorf("%w at byte %d of %d after %d resumes: %v",
+				errDropped, d.off, d.res.Size, d.attempts, err)
 			return n, d.err
 		}
 		d.attempts++
@@ -183,7 +183,7 @@ func (d *resumable) open() error {
 		req, err := http.NewRequestWithContext(actx, http.MethodGet, d.href, nil)
 		if err != nil {
 			cancel()
-			return fmt.Errorf("disk: %s: bad download link: %w", d.res.Path, errors.Unwrap(err))
+			return fmt.Errorf("bad download link: %w", errors.Unwrap(err))
 		}
 		if d.off > 0 {
 			req.Header.Set("Range", fmt.Sprintf("bytes=%d-", d.off))
@@ -236,16 +236,16 @@ func (d *resumable) position(resp *http.Response) error {
 	case d.off > 0 && resp.StatusCode == http.StatusPartialContent:
 		var start, end, total int64
 		if _, err := fmt.Sscanf(resp.Header.Get("Content-Range"), "bytes %d-%d/%d", &start, &end, &total); err != nil || start != d.off {
-			return fmt.Errorf("disk: %s: asked for bytes from %d, got Content-Range %q", d.res.Path, d.off, resp.Header.Get("Content-Range"))
+			return fmt.Errorf("asked for bytes from %d, got Content-Range %q", d.off, resp.Header.Get("Content-Range"))
 		}
 		return nil
 	case d.off > 0 && resp.StatusCode == http.StatusOK:
 		if _, err := io.CopyN(io.Discard, resp.Body, d.off); err != nil {
-			return fmt.Errorf("disk: %s: skipping %d bytes the server resent: %w", d.res.Path, d.off, err)
+			return fmt.Errorf("skipping %d bytes the server resent: %w", d.off, err)
 		}
 		return nil
 	}
-	return fmt.Errorf("disk: %s: download answered %d %s", d.res.Path, resp.StatusCode, http.StatusText(resp.StatusCode))
+	return fmt.Errorf("download answered %d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
 }
 
 func (d *resumable) closeBody() {
@@ -282,14 +282,15 @@ func staleLink(err error) bool {
 	return false
 }
 
-// downloadLink asks the API for a fresh download href of p.
+// downloadLink asks the API for a fresh download href of p. Errors do not
+// repeat p: fetch names the file once.
 func (r *run) downloadLink(ctx context.Context, p string) (string, error) {
 	var l api.Link
 	if err := r.getJSON(ctx, "/v1/disk/resources/download", url.Values{"path": {p}}, &l); err != nil {
-		return "", fmt.Errorf("disk: %s: download link: %w", p, err)
+		return "", fmt.Errorf("download link: %w", err)
 	}
 	if l.Href == "" {
-		return "", fmt.Errorf("disk: %s: download link: empty href", p)
+		return "", errors.New("download link: empty href")
 	}
 	return l.Href, nil
 }

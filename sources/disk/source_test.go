@@ -300,3 +300,31 @@ func TestUnauthorized(t *testing.T) {
 		}
 	})
 }
+
+// The API host and the download host each get their own token bucket.
+func TestRateLimitPerHost(t *testing.T) {
+	e := newEnv(t)
+	for i := range 12 {
+		e.put(t, "/r/"+strings.Repeat("f", i+1), strings.Repeat("x", i+1))
+	}
+	const rps = 8
+	src := e.source(t, func(c *disk.Config) { c.RPS, c.DownloadRPS, c.PageSize = rps, rps, 2 })
+	e.mustBackup(t, src, sourcetest.New())
+	for _, prefix := range []string{"/v1/disk/resources/files", "/disk/"} {
+		hits := e.emu.Hits(prefix)
+		if len(hits) < 11 {
+			t.Fatalf("%s: %d requests", prefix, len(hits))
+		}
+		// After the burst (rps requests), requests are spaced 1/rps apart.
+		span := hits[len(hits)-1].Time.Sub(hits[rps-1].Time)
+		want := time.Duration(len(hits)-rps) * time.Second / rps
+		if span < want*8/10 {
+			t.Errorf("%s: %d requests after the burst took %v, want ≥ %v", prefix, len(hits)-rps, span, want)
+		}
+	}
+	// One shared bucket would have needed this long for all requests together.
+	all := e.emu.Hits("/")
+	if shared := time.Duration(len(all)-rps) * time.Second / rps; all[len(all)-1].Time.Sub(all[0].Time) > shared*8/10 {
+		t.Errorf("the hosts seem to share one rate limit: %d requests took %v", len(all), all[len(all)-1].Time.Sub(all[0].Time))
+	}
+}
