@@ -24,10 +24,14 @@ type run struct {
 	who string
 	cur Cursor
 
-	seen        map[string]struct{} // IDs handled this run (stored, skipped, failed, deferred)
-	listed      map[string]struct{} // IDs the current pass listed; deletions use the stable pass's
-	skippedDirs map[string]bool     // tree walk: excluded folders already reported
-	locked      []lockedFile        // 423 answers, retried after the listing
+	// listed holds the IDs the current pass listed; deletions use the stable
+	// pass's. reported holds IDs already skipped, failed or deferred this run,
+	// so a second pass does not report them twice. (Everything else is
+	// idempotent: a second pass finds stored files unchanged.)
+	listed      map[string]struct{}
+	reported    map[string]struct{}
+	skippedDirs map[string]bool // tree walk: excluded folders already reported
+	locked      []lockedFile    // 423 answers, retried after the listing
 }
 
 type lockedFile struct {
@@ -44,13 +48,14 @@ func (r *run) backup(ctx context.Context) error {
 	stable := false
 	for pass := 0; pass < maxPasses && !stable; pass++ {
 		r.listed = map[string]struct{}{}
+		r.cur.Listed = 0
 		var err error
 		if stable, err = r.list(ctx, r.file); err != nil {
-			return fmt.Errorf("disk: user %s: list: %w", r.who, err)
+			return fmt.Errorf("disk: user %s: %w", r.who, err)
 		}
 	}
 	if err := r.retryLocked(ctx); err != nil {
-		return err
+		return fmt.Errorf("disk: user %s: %w", r.who, err)
 	}
 	if stable {
 		r.deleteMissing()
@@ -65,17 +70,21 @@ func (r *run) file(ctx context.Context, res api.Resource) error {
 		return nil
 	}
 	id := res.Path
-	r.listed[id] = struct{}{}
-	if _, dup := r.seen[id]; dup {
-		return nil // handled by an earlier page or pass
+	if _, dup := r.listed[id]; dup {
+		return nil // pages overlapped, or the listing shifted
 	}
-	r.seen[id] = struct{}{}
+	r.listed[id] = struct{}{}
 	r.cur.Listed++
+	if _, done := r.reported[id]; done {
+		return nil
+	}
 	switch {
 	case !r.cfg.selected(id):
+		r.reported[id] = struct{}{}
 		r.st.Skip(id, "excluded by include/exclude globs")
 		return nil
 	case r.cfg.MaxFileSize > 0 && res.Size > r.cfg.MaxFileSize:
+		r.reported[id] = struct{}{}
 		r.st.Skip(id, fmt.Sprintf("size %d bytes exceeds max_file_size %d", res.Size, r.cfg.MaxFileSize))
 		return nil
 	}
@@ -114,14 +123,16 @@ func (r *run) fileErr(ctx context.Context, res api.Resource, err error) error {
 	case ctx.Err() != nil:
 		return err
 	case errors.Is(err, sources.ErrUnauthorized):
-		return fmt.Errorf("disk: user %s: %w", r.who, err)
+		return err
 	case isLocked(err):
+		r.reported[res.Path] = struct{}{}
 		r.locked = append(r.locked, lockedFile{res, err})
 	case y360.IsNotFound(err):
 		// Deleted (or moved) since it was listed: if an older version is
 		// in the container it counts as deleted, like any unlisted file.
 		delete(r.listed, res.Path)
 	default:
+		r.reported[res.Path] = struct{}{}
 		r.st.Fail(res.Path, err)
 	}
 	return nil
@@ -137,7 +148,7 @@ func isLocked(err error) bool {
 func (r *run) retryLocked(ctx context.Context) error {
 	for round := 0; round < r.cfg.LockedRetries && len(r.locked) > 0; round++ {
 		if err := sleep(ctx, r.cfg.LockedWait); err != nil {
-			return fmt.Errorf("disk: user %s: %w", r.who, err)
+			return err
 		}
 		pending := r.locked
 		r.locked = nil
@@ -178,7 +189,7 @@ func (r *run) maybeCommit(ctx context.Context) error {
 		return nil
 	}
 	if err := r.c.Commit(ctx, r.cur); err != nil {
-		return fmt.Errorf("disk: user %s: commit: %w", r.who, err)
+		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
 }

@@ -108,7 +108,7 @@ func (s *Source) Backup(ctx context.Context, u sources.User, tok sources.TokenSo
 		return fmt.Errorf("disk: user %s: open container: %w", who, err)
 	}
 	defer c.Close()
-	r := &run{src: s, cfg: s.cfg, tok: tok, st: st, c: c, who: who, seen: map[string]struct{}{}}
+	r := &run{src: s, cfg: s.cfg, tok: tok, st: st, c: c, who: who, reported: map[string]struct{}{}}
 	r.cur = Cursor{Version: 1, RunStarted: time.Now().UTC()}
 	if prev := c.Cursor(); len(prev) > 0 {
 		var p Cursor

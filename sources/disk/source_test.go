@@ -328,3 +328,67 @@ func TestRateLimitPerHost(t *testing.T) {
 		t.Errorf("the hosts seem to share one rate limit: %d requests took %v", len(all), all[len(all)-1].Time.Sub(all[0].Time))
 	}
 }
+
+// A listing that fails part-way ends the user's run with an error, keeps
+// (commits) what was stored, and deletes nothing.
+func TestListingFailureKeepsProgressAndDeletesNothing(t *testing.T) {
+	e := newEnv(t)
+	for i := range 20 {
+		e.put(t, "/l/"+strings.Repeat("n", i+1), strings.Repeat("y", i+1))
+	}
+	st := sourcetest.New()
+	src := e.source(t, func(c *disk.Config) { c.MaxRetries = 1 })
+	e.mustBackup(t, src, st)
+	before := len(st.Items(disk.ContainerName))
+	for i := range 20 {
+		e.put(t, "/m/"+strings.Repeat("n", i+1), strings.Repeat("z", i+1))
+	}
+	pages := 0
+	e.rt.setAfter(func(r *http.Request, _ *http.Response) {
+		if r.URL.Path == "/v1/disk/resources/files" {
+			if pages++; pages == 1 {
+				e.emu.FailNext("/v1/disk/resources/files", 503, 1000)
+			}
+		}
+	})
+	err := e.backup(t, src, st)
+	if err == nil || !strings.Contains(err.Error(), e.user.Email) || !strings.Contains(err.Error(), "503") {
+		t.Fatalf("want an error naming the user and the 503, got %v", err)
+	}
+	items := st.Items(disk.ContainerName)
+	if len(items) <= before {
+		t.Fatalf("first page's new files not committed: %d items, %d before", len(items), before)
+	}
+	for i := range 20 {
+		if _, ok := items["disk:/l/"+strings.Repeat("n", i+1)]; !ok {
+			t.Fatalf("unlisted file recorded as deleted after a failed listing")
+		}
+	}
+	var cur disk.Cursor
+	if json.Unmarshal(st.CommittedCursor(disk.ContainerName), &cur) != nil || cur.Complete {
+		t.Fatalf("cursor after a failed run: %+v", cur)
+	}
+}
+
+// failCommitStore refuses every commit.
+type failCommitStore struct{ *sourcetest.MemStore }
+
+func (s failCommitStore) Open(ctx context.Context, name string) (sources.Container, error) {
+	c, err := s.MemStore.Open(ctx, name)
+	return failCommit{c}, err
+}
+
+type failCommit struct{ sources.Container }
+
+func (failCommit) Commit(context.Context, any) error { return errors.New("disk full") }
+
+func TestCommitFailureEndsTheRun(t *testing.T) {
+	e := newEnv(t)
+	seedAwkward(t, e)
+	st := failCommitStore{sourcetest.New()}
+	st.DueEvery = 2
+	err := e.backup(t, e.source(t, nil), st)
+	if err == nil || !strings.Contains(err.Error(), "commit: disk full") {
+		t.Fatalf("want the commit error, got %v", err)
+	}
+}
