@@ -76,6 +76,7 @@ type Mail struct {
 	Addr               string   `yaml:"addr"`
 	Security           string   `yaml:"security"`
 	InsecureSkipVerify bool     `yaml:"insecure_skip_verify"`
+	CAFile             string   `yaml:"ca_file"` // extra CA (PEM) for a server with a private certificate
 	IncludeFolders     []string `yaml:"include_folders"`
 	ExcludeFolders     []string `yaml:"exclude_folders"`
 	BatchSize          int      `yaml:"batch_size"`

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/y360backup/y360backup/backup/config"
 	"github.com/y360backup/y360backup/sources"
 	"github.com/y360backup/y360backup/sources/calendar"
+	"github.com/y360backup/y360backup/sources/disk"
 	"github.com/y360backup/y360backup/sources/y360"
 )
 
@@ -27,6 +29,22 @@ func buildSources(cfg *config.Config, org *y360.Client) ([]sources.Source, error
 			return nil, err
 		}
 		out = append(out, calendar.New(c, nil))
+	}
+	if config.On(cfg.Sources.Disk.Enabled) {
+		in := cfg.Sources.Disk
+		c := disk.NewConfig()
+		c.URL, c.Include, c.Exclude = in.URL, in.Include, in.Exclude
+		if in.MaxFileSize != "" {
+			n, err := config.ParseSize(in.MaxFileSize)
+			if err != nil {
+				return nil, fmt.Errorf("sources.disk.max_file_size: %w", err)
+			}
+			c.MaxFileSize = n
+		}
+		if err := c.Validate(); err != nil {
+			return nil, err
+		}
+		out = append(out, disk.New(c, nil))
 	}
 	return out, nil
 }

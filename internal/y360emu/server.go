@@ -188,10 +188,14 @@ func (s *Server) IntrospectURL() string { return s.URL() + "/introspect" }
 // Close stops the server started by Start. It is safe to call more than once.
 func (s *Server) Close() {
 	s.tsMu.Lock()
-	defer s.tsMu.Unlock()
 	if s.ts != nil {
 		s.ts.Close()
 		s.ts = nil
+	}
+	s.tsMu.Unlock()
+	// Optional groups with listeners of their own (Disk download/upload hosts).
+	if c, ok := any(s).(interface{ CloseDisk() }); ok {
+		c.CloseDisk()
 	}
 }
 

@@ -2,7 +2,6 @@ package disk
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -81,13 +80,13 @@ type Meta struct {
 // Cursor is the container's resume state. The listing is the source of
 // truth, so it only says how far the last runs got; a run cut mid-way
 // resumes without downloading again because finished files are already in
-// the container (or their bodies in the store, found by hash).
+// the container (or their bodies in the store, found by hash). It holds no
+// times (the snapshot has them), so a run that changed nothing leaves it
+// byte-identical and the repository writes nothing.
 type Cursor struct {
-	Version      int       `json:"v"`
-	RunStarted   time.Time `json:"run_started"`            // the run that wrote this cursor
-	Listed       int       `json:"listed"`                 // files it had listed when committing
-	Complete     bool      `json:"complete"`               // it listed everything and recorded deletions
-	LastComplete time.Time `json:"last_complete,omitzero"` // start of the last complete run
+	Version  int  `json:"v"`
+	Listed   int  `json:"listed"`   // files it had listed when committing
+	Complete bool `json:"complete"` // it listed everything and recorded deletions
 }
 
 // Backup implements sources.Source: it lists every file of the user, stores
@@ -109,13 +108,7 @@ func (s *Source) Backup(ctx context.Context, u sources.User, tok sources.TokenSo
 	}
 	defer c.Close()
 	r := &run{src: s, cfg: s.cfg, tok: tok, st: st, c: c, who: who, reported: map[string]struct{}{}}
-	r.cur = Cursor{Version: 1, RunStarted: time.Now().UTC()}
-	if prev := c.Cursor(); len(prev) > 0 {
-		var p Cursor
-		if json.Unmarshal(prev, &p) == nil {
-			r.cur.LastComplete = p.LastComplete
-		}
-	}
+	r.cur = Cursor{Version: 1}
 	err = r.backup(ctx)
 	if err != nil {
 		// Keep what was stored, the cursor saying "incomplete". A cancelled
@@ -128,7 +121,7 @@ func (s *Source) Backup(ctx context.Context, u sources.User, tok sources.TokenSo
 		}
 		return err
 	}
-	r.cur.Complete, r.cur.LastComplete = true, r.cur.RunStarted
+	r.cur.Complete = true
 	if err := c.Commit(ctx, r.cur); err != nil {
 		return fmt.Errorf("disk: user %s: commit: %w", who, err)
 	}

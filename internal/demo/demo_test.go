@@ -1,0 +1,32 @@
+package demo
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+// The demo is the README's first command: it must run clean, and its
+// incremental and no-change runs must do what the text says.
+func TestDemo(t *testing.T) {
+	var out bytes.Buffer
+	err := Run(context.Background(), Options{Dir: t.TempDir(), Out: &out, Small: testing.Short()})
+	t.Log(out.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := out.String()
+	for _, want := range []string{"Backup 1: full", "Backup 3: nothing changed", "match the servers byte for byte", "all intact"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("demo output lacks %q", want)
+		}
+	}
+	third := s[strings.Index(s, "Backup 3"):]
+	if !strings.Contains(third, "written: 0 new objects") || !strings.Contains(third, "0 index segments") {
+		t.Errorf("no-change run wrote data:\n%s", third)
+	}
+	if strings.Contains(s, "FAILED") || strings.Contains(s, "MISMATCH") {
+		t.Error("demo reported failures")
+	}
+}
