@@ -124,7 +124,7 @@ func TestDaemonDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Schedule.Default != DefaultSchedule || c.Schedule.Jitter != DefaultJitter || c.Daemon.GracePeriod != DefaultGracePeriod {
+	if c.Schedule.Default != DefaultSchedule || c.Schedule.Jitter != 0 || c.Daemon.GracePeriod != DefaultGracePeriod {
 		t.Errorf("schedule/daemon defaults: %+v %+v", c.Schedule, c.Daemon)
 	}
 	if c.Metrics.ListenAddr() != DefaultMetricsListen {

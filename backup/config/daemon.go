@@ -27,7 +27,8 @@ type Schedule struct {
 	// wins over it.
 	Timezone string `yaml:"timezone"`
 	// Jitter delays each start by a random amount in [0, Jitter), so many
-	// installations do not all call Yandex at the same second.
+	// installations do not all call Yandex at the same second (default 0;
+	// a few minutes is a good value).
 	Jitter time.Duration `yaml:"jitter"`
 }
 
@@ -58,11 +59,10 @@ type RateLimits struct {
 // Defaults of the daemon sections (documented in config.example.yaml).
 const (
 	DefaultSchedule              = "0 1 * * *" // nightly at 01:00
-	DefaultJitter                = 5 * time.Minute
 	DefaultGracePeriod           = 30 * time.Second
 	DefaultMetricsListen         = "127.0.0.1:9360"
 	DefaultTokenExchangesPerHour = 900
-	DefaultCalDAVRPS             = 10
+	DefaultCalDAVRPS             = 20
 )
 
 // ListenAddr is the metrics listen address ("" = disabled).
@@ -76,9 +76,6 @@ func (m Metrics) ListenAddr() string {
 func (c *Config) applyDaemonDefaults() {
 	if c.Schedule.Default == "" {
 		c.Schedule.Default = DefaultSchedule
-	}
-	if c.Schedule.Jitter == 0 {
-		c.Schedule.Jitter = DefaultJitter
 	}
 	if c.Daemon.GracePeriod == 0 {
 		c.Daemon.GracePeriod = DefaultGracePeriod

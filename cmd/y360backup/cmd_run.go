@@ -1,0 +1,401 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+	"time"
+	_ "time/tzdata" // schedule.timezone must work in scratch/distroless images too
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+
+	"github.com/y360backup/y360backup/backup"
+	"github.com/y360backup/y360backup/backup/config"
+	"github.com/y360backup/y360backup/backup/daemon"
+	"github.com/y360backup/y360backup/backup/daemon/hostlimit"
+	"github.com/y360backup/y360backup/backup/daemon/logmask"
+	"github.com/y360backup/y360backup/backup/metrics"
+	"github.com/y360backup/y360backup/sources"
+	"github.com/y360backup/y360backup/sources/calendar"
+	"github.com/y360backup/y360backup/sources/y360"
+)
+
+func newRunCommand(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "run",
+		Short: "Run as a daemon: back up on schedule, serve /metrics and /healthz",
+		Long: `Runs in the foreground until SIGTERM or SIGINT, starting backups on the cron
+schedules of the config (schedule.default, or one per source). One run at a time:
+a job due while another runs waits for it; a job due while it is itself still
+running is skipped and logged. SIGTERM cancels the running backup (its committed
+checkpoints stay; the next run resumes) and exits within daemon.grace_period.
+SIGHUP reloads the config; an invalid one is logged with its problems and the
+running one is kept. Under systemd (Type=notify) it reports READY, WATCHDOG
+and STOPPING itself.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			return runDaemon(cmd.Context(), runDeps{configFile: g.configFile, hup: hup, getenv: os.Getenv})
+		},
+	}
+}
+
+// runDeps is what runDaemon takes from the process; tests fill it by hand.
+type runDeps struct {
+	configFile string
+	hup        <-chan os.Signal
+	getenv     func(string) string
+	clock      daemon.Clock                               // nil = wall clock
+	log        *zap.Logger                                // nil = built from the config
+	ready      func(metricsAddr string, d *daemon.Daemon) // called once serving
+}
+
+// runDaemon is `y360backup run` without cobra.
+func runDaemon(ctx context.Context, deps runDeps) error {
+	cfg, err := config.Load(deps.configFile)
+	if err != nil {
+		return err
+	}
+	log := deps.log
+	if log == nil {
+		if log, err = newLogger(cfg.Log); err != nil {
+			return err
+		}
+		defer log.Sync()
+	}
+	if cfg.Log.MaskEmails {
+		log = log.WithOptions(logmask.Option())
+	}
+	m := metrics.New(metrics.Options{Version: version, UserLabel: userLabel(cfg)})
+	plan, err := buildPlan(ctx, cfg, log, m)
+	if err != nil {
+		return err
+	}
+
+	sd := daemon.NewNotifier(deps.getenv("NOTIFY_SOCKET"))
+	heartbeat := daemon.DefaultHeartbeat
+	if wd := daemon.WatchdogInterval(deps.getenv("WATCHDOG_USEC"), deps.getenv("WATCHDOG_PID"), os.Getpid()); wd > 0 {
+		heartbeat = min(heartbeat, wd/3) // systemd kills us after wd without WATCHDOG=1
+	}
+	listen := cfg.Metrics.ListenAddr()
+	d, err := daemon.New(plan, daemon.Options{
+		Clock:     deps.clock,
+		Log:       log,
+		Heartbeat: heartbeat,
+		OnHeartbeat: func(now time.Time) {
+			m.Heartbeat(now)
+			_ = sd.Notify("WATCHDOG=1")
+		},
+		Reload: func() (*daemon.Plan, error) {
+			ncfg, err := config.Load(deps.configFile)
+			if err != nil {
+				return nil, err
+			}
+			warnRestartOnly(log, cfg, ncfg, listen)
+			return buildPlan(ctx, ncfg, log, m)
+		},
+		OnRunStart: func(j daemon.Job) {
+			m.RunStarted(j.Name)
+			_ = sd.Notify("STATUS=backing up " + j.Name)
+		},
+		OnRunEnd: func(r daemon.Result) {
+			m.RunFinished(r.Job, r.Status(), !r.FailedOutright(), r.Duration())
+			_ = sd.Notify(fmt.Sprintf("STATUS=idle; last run of %s: %s", r.Job, r.Status()))
+		},
+		OnSkip:   m.Skipped,
+		OnNext:   m.Next,
+		OnReload: m.Reload,
+	})
+	if err != nil {
+		return err
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var bound string
+	srvDone := make(chan error, 1)
+	if listen != "" {
+		ln, err := net.Listen("tcp", listen)
+		if err != nil {
+			return fmt.Errorf("metrics.listen %s: %w", listen, err)
+		}
+		bound = ln.Addr().String()
+		health := d.Health
+		if cfg.Log.MaskEmails {
+			health = func() error { return maskErr(d.Health()) }
+		}
+		go func() { srvDone <- metrics.Serve(ctx, ln, m, health) }()
+		log.Info("serving /metrics and /healthz", zap.String("addr", bound))
+	} else {
+		srvDone <- nil
+	}
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-deps.hup:
+				log.Info("SIGHUP: reloading the configuration", zap.String("file", deps.configFile))
+				_ = d.Reload(ctx) // a rejected config is logged by the daemon
+			}
+		}
+	}()
+
+	for _, j := range plan.Jobs {
+		log.Info("job scheduled", zap.String("job", j.Name), zap.String("schedule", j.Spec))
+	}
+	_ = sd.Notify("READY=1\nSTATUS=idle")
+	if deps.ready != nil {
+		deps.ready(bound, d)
+	}
+	err = d.Run(ctx)
+	_ = sd.Notify("STOPPING=1")
+	cancel()
+	if serr := <-srvDone; serr != nil && err == nil {
+		err = fmt.Errorf("metrics server: %w", serr)
+	}
+	return err
+}
+
+// warnRestartOnly logs settings a reload cannot change in a running process.
+func warnRestartOnly(log *zap.Logger, old, cur *config.Config, listen string) {
+	if cur.Metrics.ListenAddr() != listen {
+		log.Warn("metrics.listen changed; it takes effect after a restart", zap.String("serving", listen))
+	}
+	if cur.Log != old.Log {
+		log.Warn("log settings changed; they take effect after a restart")
+	}
+}
+
+// userLabel is the metrics label for a user's email.
+func userLabel(cfg *config.Config) func(string) string {
+	if cfg.Log.MaskEmails {
+		return logmask.MaskEmail
+	}
+	return nil
+}
+
+func maskErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	return errors.New(logmask.MaskText(err.Error()))
+}
+
+// buildPlan turns a config into the daemon's Plan: it opens the repository
+// and builds the org client and sources once, so token caches and HTTP
+// connections live across runs; a reload builds a fresh set.
+func buildPlan(ctx context.Context, cfg *config.Config, log *zap.Logger, m *metrics.Metrics) (*daemon.Plan, error) {
+	tr := politeTransport(cfg, m)
+	org, err := politeOrgClient(cfg, tr)
+	if err != nil {
+		return nil, err
+	}
+	srcs, err := politeSources(cfg, org, tr)
+	if err != nil {
+		return nil, err
+	}
+	repo, err := openRepo(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	byName := map[string]sources.Source{}
+	for _, s := range srcs {
+		byName[s.Name()] = s
+	}
+	plan := &daemon.Plan{
+		Location:    cfg.Schedule.Location(),
+		Jitter:      cfg.Schedule.Jitter,
+		GracePeriod: cfg.Daemon.GracePeriod,
+		RunOnStart:  cfg.Daemon.RunOnStart,
+	}
+	for _, cj := range cfg.Jobs() {
+		j, err := daemon.NewJob(cj.Name, cj.Spec, cj.Sources)
+		if err != nil {
+			return nil, err
+		}
+		plan.Jobs = append(plan.Jobs, j)
+	}
+	filter := userFilter(cfg)
+	plan.Run = func(ctx context.Context, j daemon.Job) (*backup.Snapshot, error) {
+		var run []sources.Source
+		for _, name := range j.Sources {
+			if s, ok := byName[name]; ok {
+				run = append(run, s)
+			}
+		}
+		if len(run) == 0 {
+			return nil, fmt.Errorf("job %s: none of its sources (%v) is available in this build", j.Name, j.Sources)
+		}
+		return repo.Backup(ctx, backup.RunOptions{
+			Users:       org,
+			Sources:     run,
+			Tokens:      func(u sources.User) sources.TokenSource { return org.Tokens(u) },
+			Filter:      filter,
+			Concurrency: cfg.Concurrency,
+			Log:         log.With(zap.String("job", j.Name)),
+			OnStart:     m.Start,
+			OnUserDone:  m.UserDone,
+		})
+	}
+	return plan, nil
+}
+
+// politeTransport is the process's HTTP transport with the politeness
+// budgets of rate_limits: token exchanges per hour on the OAuth endpoint
+// (under api.rps, which the y360 client applies per host on top) and a
+// request rate with Retry-After handling on the CalDAV host.
+func politeTransport(cfg *config.Config, m *metrics.Metrics) *hostlimit.Transport {
+	limits := map[string]hostlimit.Limit{}
+	if k := hostlimit.KeyOf(cfg.API.OAuthURL); k != "" {
+		limits[k] = hostlimit.PerHour(cfg.RateLimits.TokenExchangesPerHour)
+	}
+	if config.On(cfg.Sources.Calendar.Enabled) {
+		if k := hostlimit.KeyOf(cfg.Sources.Calendar.URL); k != "" {
+			limits[k] = hostlimit.Limit{Rate: cfg.RateLimits.CalDAVRPS, Retries: 5}
+		}
+	}
+	var opts []hostlimit.Option
+	if m != nil {
+		opts = append(opts, hostlimit.WithObserver(func(e hostlimit.Event) { m.HTTP(e.Host, e.Status, e.Waited, e.Throttled) }))
+	}
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	base.ResponseHeaderTimeout = 2 * time.Minute
+	return hostlimit.New(base, limits, opts...)
+}
+
+// politeOrgClient is newOrgClient over the polite transport.
+// TODO(lead): fold into newOrgClient (pass the *http.Client) so one-off
+// `backup` keeps the token-exchange budget too.
+func politeOrgClient(cfg *config.Config, tr *hostlimit.Transport) (*y360.Client, error) {
+	return y360.New(y360.Config{
+		OrgID:        cfg.Organization.ID,
+		AdminToken:   cfg.Organization.AdminToken,
+		ClientID:     cfg.Organization.ClientID,
+		ClientSecret: cfg.Organization.ClientSecret,
+		APIBase:      cfg.API.DirectoryURL,
+		OAuthURL:     cfg.API.OAuthURL,
+		RPS:          cfg.API.RPS,
+		// No overall timeout: waiting for the token budget is bounded by the
+		// run's context, hung servers by ResponseHeaderTimeout, and the same
+		// client may stream large Disk files.
+		HTTPClient: &http.Client{Transport: tr},
+	})
+}
+
+// politeSources is buildSources with the calendar source on the polite
+// transport. TODO(lead): give buildSources an *http.Client parameter and
+// drop the swap below.
+func politeSources(cfg *config.Config, org *y360.Client, tr *hostlimit.Transport) ([]sources.Source, error) {
+	srcs, err := buildSources(cfg, org)
+	if err != nil {
+		return nil, err
+	}
+	for i, s := range srcs {
+		if s.Name() != "calendar" {
+			continue
+		}
+		c := calendar.NewConfig()
+		in := cfg.Sources.Calendar
+		c.URL, c.Auth, c.IncludeCalendars, c.ExcludeCalendars = in.URL, in.Auth, in.IncludeCalendars, in.ExcludeCalendars
+		if err := c.Validate(); err != nil {
+			return nil, err
+		}
+		srcs[i] = calendar.New(c, tr.Client())
+	}
+	return srcs, nil
+}
+
+// newHealthcheckCommand is the container HEALTHCHECK: it asks the running
+// daemon's /healthz (no curl or wget in a distroless image).
+func newHealthcheckCommand(g *globalOptions) *cobra.Command {
+	var addr string
+	cmd := &cobra.Command{
+		Use:   "healthcheck",
+		Short: "Ask the running daemon's /healthz; exit 0 when healthy (for container HEALTHCHECK)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if addr == "" {
+				cfg, err := config.Load(g.configFile)
+				if err != nil {
+					return err
+				}
+				addr = cfg.Metrics.ListenAddr()
+				if addr == "" {
+					return fmt.Errorf("%w: metrics.listen is empty, so there is no /healthz to ask", errUsage)
+				}
+			}
+			return healthcheck(cmd.Context(), cmd.OutOrStdout(), addr)
+		},
+	}
+	cmd.Flags().StringVar(&addr, "addr", "", "daemon address host:port (default: metrics.listen from the config)")
+	return cmd
+}
+
+func healthcheck(ctx context.Context, out io.Writer, addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%w: --addr %q: %v", errUsage, addr, err)
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+net.JoinHostPort(host, port)+"/healthz", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	fmt.Fprint(out, string(body))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("healthcheck: HTTP %d", resp.StatusCode)
+	}
+	return nil
+}
+
+// progress prints "users done/total" on one terminal line during a one-off
+// backup. TODO(lead): in cmd_backup.go, when stderr is a terminal and not
+// --json: p := newProgress(os.Stderr); RunOptions{OnStart: p.start,
+// OnUserDone: p.userDone}; p.finish() after Backup returns.
+type progress struct {
+	w           io.Writer
+	total, done atomic.Int64
+	failed      atomic.Int64
+}
+
+func newProgress(w io.Writer) *progress { return &progress{w: w} }
+
+func (p *progress) start(users int) {
+	p.total.Store(int64(users))
+	p.print()
+}
+
+func (p *progress) userDone(u backup.UserSnapshot) {
+	p.done.Add(1)
+	if u.Status == backup.StatusFailed {
+		p.failed.Add(1)
+	}
+	p.print()
+}
+
+func (p *progress) print() {
+	fmt.Fprintf(p.w, "\r\033[Kusers %d/%d done, %d failed", p.done.Load(), p.total.Load(), p.failed.Load())
+}
+
+func (p *progress) finish() { fmt.Fprintln(p.w) }
