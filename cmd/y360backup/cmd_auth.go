@@ -76,7 +76,9 @@ as a Redirect URI of the OAuth app at oauth.yandex.ru. Tokens are never printed.
 				return err
 			}
 			out := cmd.OutOrStdout()
-			opts.openURL = func(u string) { fmt.Fprintf(out, "Open this URL in a browser and allow access:\n\n  %s\n\nWaiting for the redirect...\n", u) }
+			opts.openURL = func(u string) {
+				fmt.Fprintf(out, "Open this URL in a browser and allow access:\n\n  %s\n\nWaiting for the redirect...\n", u)
+			}
 			return authLogin(cmd.Context(), opts, secret, out)
 		},
 	}

@@ -268,7 +268,9 @@ type statusError struct {
 	code int
 }
 
-func (e *statusError) Error() string { return fmt.Sprintf("%s: HTTP %d %s", e.what, e.code, http.StatusText(e.code)) }
+func (e *statusError) Error() string {
+	return fmt.Sprintf("%s: HTTP %d %s", e.what, e.code, http.StatusText(e.code))
+}
 
 // probeIMAP logs in with XOAUTH2 and lists the folders.
 func probeIMAP(ctx context.Context, m config.Mail, email, token string) (int, error) {
