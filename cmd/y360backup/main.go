@@ -58,6 +58,11 @@ func main() {
 		newDemoCommand(&gopts),
 		newEmulatorCommand(),
 		newVersionCommand(),
+		newRunCommand(&gopts),
+		newHealthcheckCommand(&gopts),
+		newSetupCommand(&gopts),
+		newDoctorCommand(&gopts),
+		newAuthCommand(&gopts),
 	)
 	err := root.ExecuteContext(ctx)
 	if err != nil {
