@@ -13,6 +13,40 @@ const (
 	DemoTodos   = "todos-7731"
 )
 
+// DemoCalendar is one collection of the demo set.
+type DemoCalendar struct {
+	Name string // path segment
+	Info CalendarInfo
+}
+
+// DemoObject is one object of the demo set.
+type DemoObject struct {
+	Calendar, Name string
+	ICS            string // CRLF line ends
+}
+
+// DemoCalendars returns the demo set's collections, the default one first
+// (every Yandex user has it; New creates it for each user).
+func DemoCalendars() []DemoCalendar {
+	return []DemoCalendar{
+		{DemoDefault, CalendarInfo{DisplayName: "Мои события", Color: "#49a2ff", Components: []string{"VEVENT"}}},
+		{DemoWork, CalendarInfo{DisplayName: "Работа и встречи", Color: "#ff7b00", Description: "Рабочий календарь", Components: []string{"VEVENT"}}},
+		{DemoTodos, CalendarInfo{DisplayName: "Не забыть", Color: "#2bb24c", Components: []string{"VTODO"}}},
+	}
+}
+
+// DemoObjects returns the demo set's objects, so tests can seed other
+// servers (Radicale) with the same data.
+func DemoObjects() []DemoObject {
+	return []DemoObject{
+		{DemoDefault, "1716201145402.ics", crlf(recurring)},
+		{DemoDefault, "b6f4d1c0a7e24d52yandex.ru.ics", crlf(telemost)},
+		{DemoWork, "2f9a0c.ics", crlf(allDay)},
+		{DemoTodos, "task-1.ics", crlf(todoOpen)},
+		{DemoTodos, "task-2.ics", crlf(todoDone)},
+	}
+}
+
 // SeedDemo gives email the demo set: a weekly recurring meeting with a moved
 // and a cancelled occurrence (RECURRENCE-ID override, EXDATE), an event with
 // Telemost conference properties, a calendar with a Cyrillic display name,
@@ -20,21 +54,13 @@ const (
 // UIDs (numeric names, Yandex-style "…yandex.ru.ics"), as on Yandex.
 func SeedDemo(s *Server, email string) error {
 	s.AddUser(email)
-	if err := s.CreateCalendar(email, DemoWork, CalendarInfo{DisplayName: "Работа и встречи", Color: "#ff7b00", Description: "Рабочий календарь"}); err != nil {
-		return err
+	for _, c := range DemoCalendars()[1:] {
+		if err := s.CreateCalendar(email, c.Name, c.Info); err != nil {
+			return err
+		}
 	}
-	if err := s.CreateCalendar(email, DemoTodos, CalendarInfo{DisplayName: "Не забыть", Color: "#2bb24c", Components: []string{"VTODO"}}); err != nil {
-		return err
-	}
-	objs := []struct{ cal, name, ics string }{
-		{DemoDefault, "1716201145402.ics", recurring},
-		{DemoDefault, "b6f4d1c0a7e24d52yandex.ru.ics", telemost},
-		{DemoWork, "2f9a0c.ics", allDay},
-		{DemoTodos, "task-1.ics", todoOpen},
-		{DemoTodos, "task-2.ics", todoDone},
-	}
-	for _, o := range objs {
-		if _, err := s.PutObject(email, o.cal, o.name, []byte(crlf(o.ics))); err != nil {
+	for _, o := range DemoObjects() {
+		if _, err := s.PutObject(email, o.Calendar, o.Name, []byte(o.ICS)); err != nil {
 			return err
 		}
 	}

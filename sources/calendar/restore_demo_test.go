@@ -129,8 +129,16 @@ func TestRestoreDemoInPlaceRoundTrip(t *testing.T) {
 	d.cnt.reset()
 	opts := d.opts(snap)
 	opts.InPlace = true
+	t0 := time.Now()
 	rep := mustRestore(t, d.repo, opts)
-	_, by := d.cnt.reset()
+	el := time.Since(t0)
+	n, by := d.cnt.reset()
+	t.Logf("restore: %d objects in %d collections in %v, %d requests", rep.Written, rep.Containers, el, n)
+	// Per collection: principal, home-set, home listing, MKCALENDAR; then
+	// one PUT per object. Nothing is listed in a collection just created.
+	if want := 4*len(before) + before.count(); n != want {
+		t.Errorf("%d requests, want %d", n, want)
+	}
 	if rep.Items != before.count() || rep.Written != before.count() || rep.Containers != len(before) {
 		t.Errorf("report %+v, want %d items written in %d containers", rep, before.count(), len(before))
 	}
@@ -151,11 +159,39 @@ func TestRestoreDemoInPlaceRoundTrip(t *testing.T) {
 		}
 	}
 
-	// Rerun: one listing per collection, no PUT.
+	// Rerun: discovery and one listing per collection, no PUT, no UID
+	// lookups (every name is there).
 	rep = mustRestore(t, d.repo, opts)
-	_, by = d.cnt.reset()
-	if rep.Written != 0 || countMethod(by, http.MethodPut) != 0 || countMethod(by, "MKCALENDAR") != 0 {
-		t.Errorf("rerun wrote %d (%v)", rep.Written, by)
+	n, by = d.cnt.reset()
+	if rep.Written != 0 || n != 4*len(before) || countMethod(by, http.MethodPut) != 0 || countMethod(by, "MKCALENDAR") != 0 {
+		t.Errorf("rerun wrote %d with %d requests (%v)", rep.Written, n, by)
+	}
+}
+
+// Backup and restore throughput of the same corpus on the demo server
+// (our side's cost: the demo answers in microseconds).
+func TestRestoreDemoThroughput(t *testing.T) {
+	if testing.Short() {
+		t.Skip("measurement")
+	}
+	for _, workers := range []int{1, 4} {
+		d := newDemoRestore(t, func(c *calendar.Config) { c.RestoreWorkers = workers })
+		seedAlice(t, d.srv, 2000)
+		total := d.account(alice).count()
+		t0 := time.Now()
+		snap := d.backup(t, alice)
+		bt := time.Since(t0)
+		d.wipe(t, alice)
+		opts := d.opts(snap)
+		opts.InPlace = true
+		t0 = time.Now()
+		rep := mustRestore(t, d.repo, opts)
+		rt := time.Since(t0)
+		t.Logf("workers %d: backup %d objects in %v (%.0f/s), restore in %v (%.0f/s)", workers, total,
+			bt.Round(time.Millisecond), float64(total)/bt.Seconds(), rt.Round(time.Millisecond), float64(rep.Written)/rt.Seconds())
+		if rep.Written != total || d.account(alice).count() != total {
+			t.Errorf("wrote %d, %d objects, want %d", rep.Written, d.account(alice).count(), total)
+		}
 	}
 }
 
