@@ -19,6 +19,9 @@
 // RFC 6578 sync-collection REPORT and MKCALENDAR; everything else (principal, listing,
 // GET/PUT/DELETE, multiget, query, MKCOL) is go-webdav's.
 //
+// Like Radicale (and RFC 4791 §5.3.2.1), a PUT whose UID another object of
+// the collection already has is refused with 409 CALDAV:no-uid-conflict.
+//
 // Objects are stored as go-ical re-encodes them (normalized once on PUT, as
 // Radicale does), so GET and calendar-multiget return identical bytes.
 package caldavdemo

@@ -37,6 +37,20 @@
 // server's bytes and failing the whole batch on one bad object) and buffer
 // whole multistatus bodies. Our own decoder streams one <response> at a time.
 //
+// Restore (restore*.go): RestoreContainer PUTs the stored bytes unchanged
+// to <collection>/<item ID> with Content-Type text/calendar. In place the
+// collection is the original path below the user's calendar home
+// (recreated with MKCALENDAR, component set from the items' metadata, when
+// gone); non-destructive it is "restored-<hash of Under and Original>",
+// displayed as "<Under> — <original display name>", so a rerun continues in
+// the same collection. What is already there is known from one PROPFIND of
+// hrefs and etags and, only if other objects are present, their UIDs by
+// calendar-multiget. Policies: skip (If-None-Match: *, 412 or
+// no-uid-conflict = already there), replace (If-Match: listed etag; an
+// object still at its backed-up href and etag is not rewritten), copy (a
+// free "-restored-<n>" name and, if the UID is taken, a derived UID: the only
+// bytes a restore ever changes). Up to Config.RestoreWorkers PUTs run at once.
+//
 // Auth: every request gets "Authorization: OAuth <token>" (or Basic with
 // the email and the token as password) from the TokenSource; a 401 is
 // retried once with a re-minted token, a second 401 ends the user's run.

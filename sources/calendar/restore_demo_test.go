@@ -566,6 +566,39 @@ func TestRestoreDemoUnauthorized(t *testing.T) {
 	}
 }
 
+// One object the server refuses is reported by name; the others are
+// written, and a rerun writes just that one.
+func TestRestoreDemoPerObjectFailure(t *testing.T) {
+	d := newDemoRestore(t)
+	seedAlice(t, d.srv, 10)
+	snap := d.backup(t, alice)
+	d.wipe(t, alice)
+	const bad = "bulk-4.ics"
+	d.setHook(func(r *http.Request) (*http.Response, error) {
+		if r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/"+bad) {
+			return &http.Response{StatusCode: http.StatusInsufficientStorage, Status: "507 Insufficient Storage",
+				Body: http.NoBody, Header: http.Header{}, Request: r}, nil
+		}
+		return nil, nil
+	})
+	opts := d.opts(snap)
+	opts.InPlace = true
+	rep, err := d.repo.Restore(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Failed != 1 || !strings.Contains(rep.Failures[0], bad) || !strings.Contains(rep.Failures[0], "507") || rep.Written != rep.Items-1 {
+		t.Errorf("report %+v: want one failure naming %s, the rest written", rep, bad)
+	}
+	d.setHook(nil)
+	if rep := mustRestore(t, d.repo, opts); rep.Written != 1 {
+		t.Errorf("rerun wrote %d, want 1", rep.Written)
+	}
+	if _, ok := d.srv.Object(alice, "events-bulk", bad); !ok {
+		t.Errorf("%s not restored by the rerun", bad)
+	}
+}
+
 // A policy the source does not know is refused before anything is written.
 func TestRestoreUnknownPolicy(t *testing.T) {
 	d := newDemoRestore(t)
