@@ -226,7 +226,11 @@ func (r *Repository) backupUser(ctx context.Context, run string, u sources.User,
 				log.Error("organization credentials refused; stopping the run", zap.Error(err))
 			}
 			ss.Status, ss.Error = StatusFailed, err.Error()
-			errs = append(errs, src.Name()+": "+err.Error())
+			msg := err.Error()
+			if !strings.HasPrefix(msg, src.Name()+":") {
+				msg = src.Name() + ": " + msg
+			}
+			errs = append(errs, msg)
 			log.Warn("source failed", zap.String("user", u.Email), zap.String("source", src.Name()), zap.Error(err))
 		} else if ss.Stats.Failed > 0 {
 			ss.Status = StatusPartial
