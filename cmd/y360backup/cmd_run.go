@@ -262,7 +262,8 @@ func politeTransport(cfg *config.Config, m *metrics.Metrics) *hostlimit.Transpor
 	}
 	if config.On(cfg.Sources.Calendar.Enabled) {
 		if k := hostlimit.KeyOf(cfg.Sources.Calendar.URL); k != "" {
-			limits[k] = hostlimit.Limit{Rate: cfg.RateLimits.CalDAVRPS, Retries: 5}
+			// Burst 1: evenly spaced requests, never above the rate.
+			limits[k] = hostlimit.Limit{Rate: cfg.RateLimits.CalDAVRPS, Burst: 1, Retries: 5}
 		}
 	}
 	var opts []hostlimit.Option

@@ -20,7 +20,6 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/y360backup/y360backup/backup"
-	"github.com/y360backup/y360backup/backup/config"
 	"github.com/y360backup/y360backup/backup/daemon"
 	"github.com/y360backup/y360backup/internal/caldavdemo"
 	"github.com/y360backup/y360backup/internal/imapdemo"
@@ -59,19 +58,30 @@ func newWorld(t *testing.T, opts y360emu.Options) *world {
 		h.ServeHTTP(rw, r)
 	}))
 	t.Cleanup(w.calSrv.Close)
-	for _, u := range w.emu.Users() {
-		if !u.Blocked && !u.Robot {
-			if err := caldavdemo.SeedDemo(w.cal, u.Email); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
 	im, err := imapdemo.Start(w.emu.ValidateToken, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { im.Close() })
 	w.imap = im
+	mtime := time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
+	for i, u := range w.emu.Users() {
+		if u.Blocked || u.Robot {
+			continue
+		}
+		if err := caldavdemo.SeedDemo(w.cal, u.Email); err != nil {
+			t.Fatal(err)
+		}
+		for k := 0; k < 3; k++ {
+			msg := fmt.Sprintf("From: boss@example.test\r\nTo: %s\r\nSubject: report %d\r\nMessage-Id: <%d.%d@example.test>\r\n\r\nbody %d\r\n", u.Email, k, i, k, k)
+			if _, err := im.Append(u.Email, "INBOX", []byte(msg), nil, mtime); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.emu.DiskPutFile(u.Email, "/Documents/notes.txt", []byte("notes of "+u.Email), mtime); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return w
 }
 
@@ -82,13 +92,9 @@ func (w *world) wrapCalDAV(f func(http.Handler) http.Handler) {
 }
 
 // config writes a config for this world plus extra YAML and returns its path.
-// Mail is on only when the mail source is wired into this build.
 func (w *world) config(extra string) string {
 	w.t.Helper()
 	mail := fmt.Sprintf("{addr: %q, security: plain}", w.imap.Addr())
-	if _, err := mailSource(&config.Config{}); err != nil && strings.Contains(err.Error(), "not wired") {
-		mail = "{enabled: false}"
-	}
 	y := fmt.Sprintf(`organization:
   id: %q
   admin_token: %s
@@ -98,11 +104,11 @@ api: {directory_url: %q, oauth_url: %q, rps: 200}
 sources:
   mail: %s
   calendar: {url: %q}
-  disk: {enabled: false}
+  disk: {url: %q}
 repository: {type: fs, path: %q}
 spool_dir: %q
 `, w.emu.OrgID(), y360emu.DemoAdminToken, y360emu.DemoClientID, y360emu.DemoClientSecret,
-		w.emu.URL(), w.emu.OAuthURL(), mail, w.calSrv.URL+"/", filepath.Join(w.dir, "repo"), w.dir)
+		w.emu.URL(), w.emu.OAuthURL(), mail, w.calSrv.URL+"/", w.emu.URL(), filepath.Join(w.dir, "repo"), w.dir)
 	if !strings.Contains(extra, "rate_limits:") {
 		y += "rate_limits: {caldav_rps: 500}\n" // tests are not about politeness unless they say so
 	}
@@ -216,6 +222,9 @@ log: {level: debug}
 	}
 	waitUntil(t, "first run", 60*time.Second, func() bool { return len(d.Status().Last) > 0 })
 	for job, r := range d.Status().Last {
+		if job != "mail+calendar+disk" {
+			t.Errorf("job %q, want one job for the three sources on the default schedule", job)
+		}
 		if r.Status() != backup.StatusOK {
 			t.Fatalf("run of %s: %s %v", job, r.Status(), r.Err)
 		}
@@ -231,6 +240,8 @@ log: {level: debug}
 		`y360backup_runs_total{job=`,
 		`y360backup_user_last_success_timestamp_seconds{source="calendar",user="alice@demo.y360.test",user_id="1130000000000001"}`,
 		`y360backup_items_total{source="calendar"}`,
+		`y360backup_items_total{source="mail"} 18`,
+		`y360backup_items_total{source="disk"} 6`,
 		`y360backup_scheduler_heartbeat_timestamp_seconds`,
 		`y360backup_next_run_timestamp_seconds{job=`,
 		`y360backup_http_requests_total{code="200",host=`,

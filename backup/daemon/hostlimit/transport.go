@@ -144,6 +144,14 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			closeBody(req)
 			return nil, err
 		}
+		// A 429 that arrived while we waited for our slot pauses us too.
+		for p := b.paused(t.now()); p > 0; p = b.paused(t.now()) {
+			if err := sleep(ctx, p); err != nil {
+				closeBody(req)
+				return nil, err
+			}
+			wait += p
+		}
 		r := req
 		if attempt > 0 {
 			r = req.Clone(ctx)
@@ -278,6 +286,16 @@ func (b *bucket) reserve(now time.Time) time.Duration {
 		wait = max(wait, time.Duration(-b.tokens/b.rate*float64(time.Second)))
 	}
 	return wait
+}
+
+// paused returns how long the host is still paused at now.
+func (b *bucket) paused(now time.Time) time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if now.Before(b.until) {
+		return b.until.Sub(now)
+	}
+	return 0
 }
 
 // pause stops the host until t.
