@@ -220,3 +220,19 @@ func TestTokenEndpointRejectsGet(t *testing.T) {
 		t.Errorf("GET /token: %d", r.status)
 	}
 }
+
+func TestBenchTokens(t *testing.T) {
+	o := DefaultOrg()
+	o.BenchTokens = true
+	s := New(o)
+	tok := s.MintToken("alice@demo.y360.test")
+	if tok != "valid-alice@demo.y360.test" {
+		t.Fatalf("bench token %q", tok)
+	}
+	if email, ok := s.ValidateToken(tok); !ok || email != "alice@demo.y360.test" {
+		t.Errorf("validate: %q %v", email, ok)
+	}
+	if _, ok := New(DefaultOrg()).ValidateToken(tok); ok {
+		t.Error("a normal emulator accepts a bench token")
+	}
+}

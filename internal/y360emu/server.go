@@ -53,6 +53,10 @@ type Options struct {
 	IDsAsNumbers bool
 	// DefaultPerPage is the Directory page size when perPage is absent; default 10.
 	DefaultPerPage int
+	// BenchTokens makes minted tokens the literal "valid-<email>" that the
+	// shared bench harness's Dovecot introspection accepts (never for real
+	// use: such tokens are guessable). Verify accepts them too.
+	BenchTokens bool
 
 	Now func() time.Time // the emulator's clock; default time.Now
 }
