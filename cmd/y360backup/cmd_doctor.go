@@ -68,9 +68,9 @@ func runDoctor(ctx context.Context, cfg *config.Config, opts doctorOptions, out 
 		opts.timeout = 30 * time.Second
 	}
 	p := &printer{out: out}
-	show := func(email string) string { return email }
+	show, showText := func(s string) string { return s }, func(s string) string { return s }
 	if cfg.Log.MaskEmails {
-		show = logmask.MaskEmail
+		show, showText = logmask.MaskEmail, logmask.MaskText
 	}
 	step := func() (context.Context, context.CancelFunc) { return context.WithTimeout(ctx, opts.timeout) }
 	org, err := newOrgClient(cfg)
@@ -175,7 +175,7 @@ func runDoctor(ctx context.Context, cfg *config.Config, opts doctorOptions, out 
 			if err != nil {
 				p.bad("CalDAV", err.Error(), httpFix(err, "calendar:all", "sources.calendar.url"))
 			} else {
-				p.ok("CalDAV", "PROPFIND on the principal "+logmask.MaskText(principal)+" answered 207")
+				p.ok("CalDAV", "PROPFIND on the principal "+showText(principal)+" answered 207")
 			}
 		} else {
 			skipNoTok("CalDAV")
@@ -227,7 +227,7 @@ func directoryFix(err error, cfg *config.Config) string {
 func exchangeFix(err error) string {
 	var e *y360.APIError
 	if errors.As(err, &e) && e.Hint != "" {
-		return "see the hint above"
+		return "follow the hint at the end of the error above"
 	}
 	return "check organization.client_id/client_secret and api.oauth_url; run y360backup setup as the owner"
 }

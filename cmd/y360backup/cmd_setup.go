@@ -104,7 +104,7 @@ func runSetup(ctx context.Context, cfg *config.Config, opts setupOptions, out io
 					" (y360backup auth login --scope ...) and pass it with --owner-token-file")
 			return errSetup
 		}
-		p.ok("owner token", "token of "+id.Login+" may manage service applications")
+		p.ok("owner token", "token of "+id.Login+" has "+scopeAppsWrite)
 	} else if y360.IsUnauthorized(err) {
 		p.bad("owner token", err.Error(), "the token is invalid or expired: get a new one (y360backup auth login)")
 		return errSetup
