@@ -32,9 +32,9 @@
 //     and message count skip this FETCH, and CHANGEDSINCE narrows it.
 //  3. Retries earlier failures, then fetches UIDs above <last> (found with
 //     UID SEARCH, skipped when UIDNEXT shows nothing new) in batches of
-//     Config.BatchSize, two batches in flight. Each message's BODY.PEEK[] is
-//     streamed from the connection into Container.PutBody: memory does not
-//     grow with message size.
+//     Config.BatchSize, one FETCH at a time (see fetch.go for why). Each
+//     message's BODY.PEEK[] is streamed from the connection into
+//     Container.PutBody: memory does not grow with message size.
 //  4. Commits whenever Container.Due says so (after a message) and at the end.
 //
 // # Failures

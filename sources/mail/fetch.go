@@ -14,10 +14,11 @@ import (
 	"github.com/y360backup/y360backup/sources"
 )
 
-// pipelineDepth is how many body FETCHes are in flight: the next batch is
-// requested before the current one is consumed, which hides one round trip
-// per batch.
-const pipelineDepth = 2
+// Body FETCHes are not pipelined. Dovecot runs pipelined FETCH commands in
+// parallel and interleaves their untagged responses, while imapclient's reader
+// waits for each body literal to be consumed before it reads on; consuming the
+// commands one after another then deadlocks. One command per batch costs one
+// round trip per Config.BatchSize messages.
 
 var errNoData = errors.New("server returned no data for the message")
 
@@ -69,7 +70,7 @@ func (fs *folderSync) issue(s *session, uids []imap.UID) *pendingFetch {
 // (set must then lie above LastUID); otherwise set lies below it (retries).
 // UIDs a batch does not deliver go to the failure list and are retried one
 // by one later.
-func (fs *folderSync) fetchUIDs(ctx context.Context, s *session, set imap.UIDSet, advance bool) (err error) {
+func (fs *folderSync) fetchUIDs(ctx context.Context, s *session, set imap.UIDSet, advance bool) error {
 	it := &uidIter{set: set}
 	if fs.rematch != nil {
 		for {
@@ -82,26 +83,12 @@ func (fs *folderSync) fetchUIDs(ctx context.Context, s *session, set imap.UIDSet
 			}
 		}
 	}
-	var queue []*pendingFetch
-	defer func() {
-		if len(queue) > 0 { // commands we will not consume: the session is done for
-			s.broken = true
-			s.dc.Conn.Close()
-		}
-	}()
 	for {
-		for len(queue) < pipelineDepth {
-			batch := it.take(fs.r.cfg.BatchSize)
-			if len(batch) == 0 {
-				break
-			}
-			queue = append(queue, fs.issue(s, batch))
-		}
-		if len(queue) == 0 {
+		batch := it.take(fs.r.cfg.BatchSize)
+		if len(batch) == 0 {
 			return nil
 		}
-		p := queue[0]
-		queue = queue[1:]
+		p := fs.issue(s, batch)
 		missing, cmdErr, err := fs.consume(ctx, s, p, advance)
 		if err != nil {
 			return err
@@ -114,7 +101,7 @@ func (fs *folderSync) fetchUIDs(ctx context.Context, s *session, set imap.UIDSet
 			fs.deferRetry(uid, reason)
 		}
 		if advance {
-			fs.advanceTo(uint32(p.uids[len(p.uids)-1]))
+			fs.advanceTo(uint32(batch[len(batch)-1]))
 		}
 		if len(fs.cur.Failed) > maxFailed {
 			return fmt.Errorf("more than %d messages could not be fetched; last error: %v", maxFailed, cmdErr)
@@ -326,7 +313,6 @@ func (fs *folderSync) rematchBatch(ctx context.Context, s *session, batch []imap
 		}
 	}
 	if len(rest) > 0 {
-		// No pipelining here: a UIDVALIDITY change is rare.
 		saved := fs.rematch
 		fs.rematch = nil
 		err = fs.fetchUIDs(ctx, s, rest, false)
