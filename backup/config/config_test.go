@@ -205,3 +205,21 @@ func TestDaemonProblems(t *testing.T) {
 		})
 	}
 }
+
+// TestExampleConfigIsValid keeps config.example.yaml loadable: every key it
+// shows must exist and every value must pass validation.
+func TestExampleConfigIsValid(t *testing.T) {
+	b, err := os.ReadFile("../../config.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Parse("config.example.yaml", b, func(string) (string, bool) { return "from-env", true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Schedule.Default != DefaultSchedule || c.Metrics.ListenAddr() != DefaultMetricsListen ||
+		c.RateLimits.TokenExchangesPerHour != DefaultTokenExchangesPerHour || c.RateLimits.CalDAVRPS != DefaultCalDAVRPS ||
+		c.Daemon.GracePeriod != DefaultGracePeriod {
+		t.Errorf("the example shows values other than the defaults: %+v %+v %+v %+v", c.Schedule, c.Daemon, c.Metrics, c.RateLimits)
+	}
+}
