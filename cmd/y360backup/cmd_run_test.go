@@ -170,12 +170,21 @@ func waitUntil(t *testing.T, what string, limit time.Duration, cond func() bool)
 // WATCHDOG / STOPPING, a broken config rejected on SIGHUP, a clean stop; and
 // no secret or minted token anywhere in the log.
 func TestRunDaemon(t *testing.T) {
+	t.Run("plain", func(t *testing.T) { testRunDaemon(t, false) })
+	t.Run("mask_emails", func(t *testing.T) { testRunDaemon(t, true) })
+}
+
+func testRunDaemon(t *testing.T, mask bool) {
 	w := newWorld(t, y360emu.DefaultOrg())
-	cfgFile := w.config(`schedule: {default: "@hourly"}
+	cfgFile := w.config(fmt.Sprintf(`schedule: {default: "@hourly"}
 daemon: {run_on_start: true, grace_period: 5s}
 metrics: {listen: "127.0.0.1:0"}
-log: {level: debug}
-`)
+log: {level: debug, mask_emails: %v}
+`, mask))
+	alice := "alice@demo.y360.test"
+	if mask {
+		alice = "a***@demo.y360.test"
+	}
 	sock := filepath.Join(w.dir, "notify.sock")
 	nconn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
 	if err != nil {
@@ -238,7 +247,7 @@ log: {level: debug}
 	_, metricsText := httpGet(t, "http://"+addr+"/metrics")
 	for _, want := range []string{
 		`y360backup_runs_total{job=`,
-		`y360backup_user_last_success_timestamp_seconds{source="calendar",user="alice@demo.y360.test",user_id="1130000000000001"}`,
+		`y360backup_user_last_success_timestamp_seconds{source="calendar",user="` + alice + `",user_id="1130000000000001"}`,
 		`y360backup_items_total{source="calendar"}`,
 		`y360backup_items_total{source="mail"} 18`,
 		`y360backup_items_total{source="disk"} 6`,
@@ -289,6 +298,16 @@ log: {level: debug}
 		}
 	}
 	assertNoSecrets(t, logs.String(), w)
+	if !strings.Contains(logs.String(), alice) {
+		t.Errorf("the log never names %s", alice)
+	}
+	if mask {
+		for _, u := range w.emu.Users() {
+			if strings.Contains(logs.String(), u.Email) || strings.Contains(metricsText, u.Email) {
+				t.Errorf("%s appears unmasked in the log or /metrics", u.Email)
+			}
+		}
+	}
 }
 
 // assertNoSecrets fails if the log holds the client secret, the admin
