@@ -188,7 +188,9 @@ func (d *Daemon) run(ctx context.Context) error {
 			d.finish(res)
 		case reply := <-d.reloadCh:
 			timer.Stop()
-			reply <- d.reload(l)
+			err := d.reload(l)
+			d.publish(l) // Status reflects the new plan once Reload returns
+			reply <- err
 		}
 	}
 }
