@@ -136,6 +136,7 @@ type radicaleRig struct {
 	t    *testing.T
 	base string
 	cnt  *counter
+	cfg  calendar.Config
 	src  *calendar.Source
 	repo *engine.Repository
 	mu   sync.Mutex
@@ -159,7 +160,7 @@ func newRadicaleRig(t *testing.T, base string) *radicaleRig {
 		t.Fatal(err)
 	}
 	cnt := newCounter()
-	return &radicaleRig{t: t, base: base, cnt: cnt, src: calendar.New(cfg, &http.Client{Transport: cnt}),
+	return &radicaleRig{t: t, base: base, cnt: cnt, cfg: cfg, src: calendar.New(cfg, &http.Client{Transport: cnt}),
 		repo: newRepo(t, sink), toks: map[string]*sourcetest.StaticTokens{}}
 }
 
@@ -442,8 +443,10 @@ func TestRadicaleRestore(t *testing.T) {
 		mid := dc.account().count()
 		rep, rerunPuts, _ := g.restore(g.opts(snap1, true, d, "", small...))
 		t.Logf("cut after %d PUTs: %d objects there; rerun wrote %d with %d PUTs", cutAfter, mid, rep.Written, rerunPuts)
-		if rep.Written != want.count()-mid || rerunPuts != want.count()-mid {
-			t.Errorf("rerun wrote %d with %d PUTs, want %d", rep.Written, rerunPuts, want.count()-mid)
+		// A PUT cancelled in flight may land after the cut-off run returned;
+		// the rerun then finds it (412) instead of writing it.
+		if w := max(1, g.cfg.RestoreWorkers); rep.Written > want.count()-mid || rep.Written < want.count()-mid-(w-1) {
+			t.Errorf("rerun wrote %d with %d PUTs, want %d (up to %d fewer)", rep.Written, rerunPuts, want.count()-mid, w-1)
 		}
 		got := dc.account()
 		assertHolds(t, got, want, nil)
