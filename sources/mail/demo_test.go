@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"slices"
 	"strings"
@@ -605,4 +606,104 @@ func TestCommandTimeoutDemo(t *testing.T) {
 	if d := time.Since(start); d > 10*time.Second {
 		t.Fatalf("took %v", d)
 	}
+}
+
+// failingStore fails PutBody after reading part of the body, like a sink
+// that goes away in the middle of an upload.
+type failingStore struct{ *sourcetest.MemStore }
+
+func (s failingStore) Open(ctx context.Context, name string) (sources.Container, error) {
+	c, err := s.MemStore.Open(ctx, name)
+	return failingContainer{c}, err
+}
+
+type failingContainer struct{ sources.Container }
+
+var errSinkGone = errors.New("sink went away")
+
+func (c failingContainer) PutBody(ctx context.Context, r io.Reader) (sources.Body, error) {
+	if _, err := io.CopyN(io.Discard, r, 1000); err != nil {
+		return sources.Body{}, err
+	}
+	return sources.Body{}, errSinkGone
+}
+
+func TestStoreFailureMidMessageDemo(t *testing.T) {
+	srv := startDemo(t, &imapdemo.Options{DefaultFolders: []imapdemo.Folder{}})
+	email := "sink@example.org"
+	for i := 0; i < 5; i++ {
+		mustAppend(t, srv, email, "INBOX", message(fmt.Sprint(i), "big", strings.Repeat("x", 200<<10)), baseDate)
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- demoSource(srv).Backup(context.Background(), testUser(email), tokensFor(email), failingStore{sourcetest.New()})
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, errSinkGone) || !strings.Contains(err.Error(), "store") {
+			t.Fatalf("error = %v, want the store's error", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Backup hung after a store failure")
+	}
+}
+
+func TestCommitFailureDemo(t *testing.T) {
+	srv := startDemo(t, &imapdemo.Options{DefaultFolders: []imapdemo.Folder{}})
+	email := "commit@example.org"
+	seed(t, srv, email, "INBOX", 300, "c")
+	errCommit := errors.New("index write refused")
+	for _, phase := range []string{"new mail", "flag pass"} {
+		t.Run(phase, func(t *testing.T) {
+			mem := sourcetest.New()
+			if phase == "flag pass" {
+				backup(t, demoSource(srv), email, mem) // so the next run starts with the flag pass
+				for uid := imap.UID(1); uid <= 300; uid++ {
+					srv.SetFlags(email, "INBOX", uid, imap.FlagAnswered)
+				}
+			}
+			mem.DueEvery = 3
+			st := &countingStore{MemStore: mem}
+			failing := &commitFailStore{countingStore: st, err: errCommit}
+			done := make(chan error, 1)
+			go func() {
+				done <- New(Config{Addr: srv.Addr(), Security: SecurityPlain, BatchSize: 50}).Backup(context.Background(), testUser(email), tokensFor(email), failing)
+			}()
+			select {
+			case err := <-done:
+				if !errors.Is(err, errCommit) {
+					t.Fatalf("error = %v", err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatal("Backup hung after a commit failure")
+			}
+		})
+	}
+}
+
+// commitFailStore fails the second commit.
+type commitFailStore struct {
+	*countingStore
+	err error
+}
+
+func (s *commitFailStore) Open(ctx context.Context, name string) (sources.Container, error) {
+	c, err := s.MemStore.Open(ctx, name)
+	return &commitFailContainer{Container: c, s: s}, err
+}
+
+type commitFailContainer struct {
+	sources.Container
+	s *commitFailStore
+}
+
+func (c *commitFailContainer) Commit(ctx context.Context, cursor any) error {
+	c.s.mu.Lock()
+	c.s.commits++
+	n := c.s.commits
+	c.s.mu.Unlock()
+	if n >= 2 {
+		return c.s.err
+	}
+	return c.Container.Commit(ctx, cursor)
 }

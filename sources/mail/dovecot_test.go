@@ -322,10 +322,7 @@ func dovecotSuite(t *testing.T, p dovecotPeer) {
 func TestDovecotTLS(t *testing.T) {
 	for _, env := range []string{"Y360_TEST_DOVECOT_TLS_ADDR", "Y360_TEST_DOVECOT_YANDEX_TLS_ADDR"} {
 		t.Run(env, func(t *testing.T) {
-			addr := os.Getenv(env)
-			if addr == "" {
-				t.Skipf("%s not set", env)
-			}
+			addr := peerEnv(t, env)
 			plain := peerEnv(t, strings.Replace(env, "_TLS_ADDR", "_ADDR", 1))
 			email := fmt.Sprintf("mailtls-%d@example.org", time.Now().UnixNano())
 			want := newSeeder(t, plain, email).seed("INBOX", 3, "t")

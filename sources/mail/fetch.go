@@ -123,6 +123,11 @@ func (fs *folderSync) advanceTo(uid uint32) {
 // err is a connection, store or context failure.
 func (fs *folderSync) consume(ctx context.Context, s *session, p *pendingFetch, advance bool) (missing []imap.UID, cmdErr, err error) {
 	defer s.dc.end()
+	defer func() {
+		if err != nil {
+			s.abandon(p.cmd)
+		}
+	}()
 	for msg := p.cmd.Next(); msg != nil; msg = p.cmd.Next() {
 		m, err := fs.read(ctx, s, msg)
 		if err != nil {
@@ -214,6 +219,7 @@ func (fs *folderSync) storeBody(ctx context.Context, s *session, lit imap.Litera
 	if !tr.ended {
 		io.Copy(io.Discard, lit) // fails at once on the closed socket
 	}
+	s.cutLiteral = !tr.eof
 	switch {
 	case ctx.Err() != nil:
 		return body, ctx.Err()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/y360backup/y360backup/sources"
 )
@@ -159,7 +160,6 @@ func (fs *folderSync) newUIDs(s *session, sel *imap.SelectData) (imap.UIDSet, er
 // entirely when HIGHESTMODSEQ did not move.
 func (fs *folderSync) flagsPass(ctx context.Context, s *session, sel *imap.SelectData, modseq uint64, newCount int) error {
 	last := fs.cur.LastUID
-	uv := fs.cur.UIDValidity
 	full := true
 	opts := &imap.FetchOptions{UID: true, Flags: true}
 	if modseq > 0 && fs.cur.HighestModSeq > 0 {
@@ -178,13 +178,23 @@ func (fs *folderSync) flagsPass(ctx context.Context, s *session, sel *imap.Selec
 	s.dc.begin()
 	defer s.dc.end()
 	cmd := s.cl.Fetch(imap.UIDSet{{Start: 1, Stop: imap.UID(last)}}, opts)
-	defer cmd.Close()
+	done, err := fs.compareFlags(ctx, s, cmd, last, full)
+	if err != nil && !done {
+		s.abandon(cmd)
+	}
+	return err
+}
+
+// compareFlags consumes the flag FETCH of flagsPass; done reports whether
+// the command ran to its end.
+func (fs *folderSync) compareFlags(ctx context.Context, s *session, cmd *imapclient.FetchCommand, last uint32, full bool) (done bool, err error) {
+	uv := fs.cur.UIDValidity
 	var seen imap.UIDSet
 	var missing []imap.UID
 	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
 		buf, err := msg.Collect()
 		if err != nil {
-			return s.check(err)
+			return false, s.check(err)
 		}
 		uid := buf.UID
 		if uid == 0 || uint32(uid) > last {
@@ -208,11 +218,11 @@ func (fs *folderSync) flagsPass(ctx context.Context, s *session, sel *imap.Selec
 			fs.c.SetMeta(id, m.encode())
 		}
 		if err := fs.commitIfDue(ctx); err != nil {
-			return err
+			return false, err
 		}
 	}
 	if err := s.check(cmd.Close()); err != nil {
-		return err
+		return true, err
 	}
 	if full {
 		var gone []string
@@ -233,7 +243,7 @@ func (fs *folderSync) flagsPass(ctx context.Context, s *session, sel *imap.Selec
 		}
 	}
 	fs.recordMissing(missing)
-	return nil
+	return true, nil
 }
 
 // recordMissing handles UIDs the server has below LastUID that the container

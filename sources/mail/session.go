@@ -21,6 +21,10 @@ type session struct {
 	stop   func() bool // stops the ctx watcher
 	caps   imap.CapSet
 	broken bool // the connection failed; the session must be dropped
+	// cutLiteral: a body literal ended with an I/O error or early EOF.
+	// imapclient's reader then fails on its own, and draining the command
+	// would re-read that literal concurrently with it (see abandon).
+	cutLiteral bool
 }
 
 // connError marks an error of the IMAP connection itself (I/O failure,
@@ -184,6 +188,20 @@ func (s *session) close() {
 	select {
 	case <-done:
 	case <-time.After(5 * time.Second):
+	}
+}
+
+// abandon gives up on a command that will not be consumed to its end. The
+// socket is closed first, so that draining the command (which imapclient's
+// reader may need, blocked on handing us a message) fails fast instead of
+// downloading the rest. After a cut literal the reader exits by itself, and
+// draining would touch that literal again: it is skipped. The session is
+// unusable afterwards.
+func (s *session) abandon(cmd interface{ Close() error }) {
+	s.broken = true
+	s.dc.Conn.Close()
+	if !s.cutLiteral {
+		cmd.Close()
 	}
 }
 
