@@ -31,7 +31,8 @@ type SelectedContainer struct {
 	User   UserSnapshot
 	Source string
 	Head   ContainerHead
-	Items  []ItemView // sorted by ID
+	Items  []ItemView      // sorted by ID
+	State  json.RawMessage // the source's cursor as of the snapshot
 }
 
 // itemMeta holds the metadata fields the engine filters on; each source
@@ -132,7 +133,7 @@ func (r *Repository) Select(ctx context.Context, snap *Snapshot, sel Selection, 
 				if err != nil {
 					return fmt.Errorf("%s %s %q: %w", u.Email, name, h.Name, err)
 				}
-				sc := SelectedContainer{User: u, Source: name, Head: h}
+				sc := SelectedContainer{User: u, Source: name, Head: h, State: v.Cursor}
 				for _, it := range v.Items {
 					if sel.wantItem(it) {
 						sc.Items = append(sc.Items, it)
@@ -234,7 +235,7 @@ func (r *Repository) Restore(ctx context.Context, opts RestoreOptions) (*Restore
 			}
 		}
 		n, err := rs.RestoreContainer(ctx, u, opts.Tokens(u), sources.RestoreTarget{
-			Original: sc.Head.Name, Under: under, Policy: opts.Policy}, items, fail)
+			Original: sc.Head.Name, Under: under, Policy: opts.Policy, State: sc.State}, items, fail)
 		rep.Written += n
 		log.Info("restored", zap.String("user", u.Email), zap.String("source", sc.Source),
 			zap.String("container", sc.Head.Name), zap.Int("items", len(items)), zap.Int("written", n))

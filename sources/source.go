@@ -160,6 +160,10 @@ type RestoreTarget struct {
 	Under string
 	// Policy is one of PolicySkip, PolicyCopy, PolicyReplace.
 	Policy string
+	// State is the container's cursor as committed in the backup (the
+	// source's own JSON: e.g. a calendar's display name, colour and
+	// component set), so a recreated container gets its properties back.
+	State json.RawMessage
 }
 
 // Restorer is implemented by sources that can write items back into an

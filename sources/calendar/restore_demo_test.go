@@ -159,6 +159,10 @@ func TestRestoreDemoInPlaceRoundTrip(t *testing.T) {
 			t.Errorf("%s recreated with components %v, want %s", cal, info.Components, want)
 		}
 	}
+	// Display name and colour come back from the backup's saved state.
+	if info, _ := d.srv.Calendar(alice, caldavdemo.DemoWork); info.DisplayName != "Работа и встречи" || info.Color != "#ff7b00" {
+		t.Errorf("%s recreated as %q %q, want its backed-up name and colour", caldavdemo.DemoWork, info.DisplayName, info.Color)
+	}
 
 	// Rerun: discovery and one listing per collection, no PUT, no UID
 	// lookups (every name is there).

@@ -59,11 +59,10 @@ func parseItemMeta(raw json.RawMessage) itemMeta {
 // known to be empty).
 //
 // In place, it is the original collection path (recreated with MKCALENDAR
-// when gone). Non-destructive, it is restoredSegment(Under, Original), named
-// after Under and the original's display name when the original still
-// exists in this account (the backup keeps the display name in the
-// container's cursor, which sources.RestoreTarget does not carry; without
-// it the container name stands in).
+// when gone, with the display name, colour and components saved in the
+// backup's cursor, t.State). Non-destructive, it is
+// restoredSegment(Under, Original), named after Under and the original's
+// display name (from the account if it still exists, else from t.State).
 func (s *session) destination(ctx context.Context, home string, cols []collection, t sources.RestoreTarget, items []sources.RestoreItem) (col collection, fresh bool, err error) {
 	var orig *collection
 	for i := range cols {
@@ -72,10 +71,18 @@ func (s *session) destination(ctx context.Context, home string, cols []collectio
 		}
 	}
 	seg := t.Original
-	spec := calendarSpec{Components: componentsOf(items)}
+	var saved cursor
+	_ = json.Unmarshal(t.State, &saved) // absent or foreign state: fall back to names
+	spec := calendarSpec{Components: componentsOf(items), DisplayName: saved.DisplayName, Color: saved.Color}
+	if len(spec.Components) == 0 {
+		spec.Components = saved.Components
+	}
 	if t.Under != "" {
 		seg = restoredSegment(t.Under, t.Original)
 		name := t.Original
+		if saved.DisplayName != "" {
+			name = saved.DisplayName
+		}
 		if orig != nil {
 			if orig.DisplayName != "" {
 				name = orig.DisplayName
