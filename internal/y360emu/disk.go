@@ -7,7 +7,8 @@ package y360emu
 //	disk_content.go  file bodies: stored bytes or lazily generated streams, cached sums
 //	disk_wire.go     resource JSON, the "fields" filter, sort, mime/media types
 //	disk_api.go      the /v1/disk endpoints on the API host
-//	disk_transfer.go the download and upload hosts (signed hrefs, Range, faults)
+//	disk_transfer.go the download host (signed hrefs, Range, faults)
+//	disk_upload.go   the upload host, asynchronous uploads, quotas, custom properties
 //	disk_faults.go   Disk fault switches and byte counters
 //	disk_seed.go     seed helpers for tests and the demo
 //
@@ -54,6 +55,10 @@ type diskState struct {
 	maxUpload    int64
 	faults       diskFaults
 	served       map[string]*diskServed // by key+"\x00"+path
+	quota        map[string]int64       // total_space by diskKey (absent = diskTotalSpace)
+	spoolDir     string                 // uploads go to files here ("" = RAM)
+	asyncPolls   int                    // uploads answer 202 and finish after this many polls
+	uploads      map[string]int         // stored uploads by key+"\x00"+path
 
 	lnMu sync.Mutex
 	dl   *httptest.Server // download host
@@ -68,6 +73,8 @@ func newDiskState() *diskState {
 		maxUpload: DefaultDiskMaxUpload,
 		faults:    newDiskFaults(),
 		served:    make(map[string]*diskServed),
+		quota:     make(map[string]int64),
+		uploads:   make(map[string]int),
 	}
 }
 
@@ -78,6 +85,10 @@ type diskOp struct {
 	key, path string
 	overwrite bool
 	expires   time.Time
+	// An asynchronous upload (SetDiskUploadAsync): the body received, not
+	// yet on the Disk, and the polls left until it is.
+	pending *diskContent
+	polls   int
 }
 
 // disk returns the Disk state, creating it on first use.

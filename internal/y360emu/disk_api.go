@@ -19,6 +19,7 @@ func (s *Server) registerDiskAPI() {
 	s.handle("GET /v1/disk/resources", s.handleDiskMeta)
 	s.handle("PUT /v1/disk/resources", s.handleDiskMkdir)
 	s.handle("DELETE /v1/disk/resources", s.handleDiskDelete)
+	s.handle("PATCH /v1/disk/resources", s.handleDiskPatch)
 	s.handle("GET /v1/disk/resources/files", s.handleDiskFiles)
 	s.handle("GET /v1/disk/resources/download", s.handleDiskDownloadLink)
 	s.handle("GET /v1/disk/resources/upload", s.handleDiskUploadLink)
@@ -125,6 +126,7 @@ func (s *Server) handleDiskInfo(w http.ResponseWriter, r *http.Request) {
 	ds.mu.Lock()
 	ud := ds.userDiskLocked(key, s.now())
 	used, trash := ud.sizes()
+	total := ds.totalSpaceLocked(key, used)
 	rev, created := ud.revision, ud.created
 	ds.mu.Unlock()
 	login, display := key, key
@@ -132,7 +134,7 @@ func (s *Server) handleDiskInfo(w http.ResponseWriter, r *http.Request) {
 		login, display = u.Nickname, strings.TrimSpace(u.First+" "+u.Last)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
-		"total_space": max(int64(diskTotalSpace), used), "used_space": used, "trash_size": trash,
+		"total_space": total, "used_space": used, "trash_size": trash,
 		"max_file_size": int64(50 << 30), "paid_max_file_size": int64(50 << 30), "is_paid": true,
 		"reg_time": diskTime(created), "revision": rev, "unlimited_autoupload_enabled": false,
 		"system_folders": map[string]string{
@@ -338,6 +340,9 @@ func (s *Server) handleDiskUploadLink(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+	if err == nil && ds.fullLocked(key, ud) {
+		err = errDiskNoSpace()
+	}
 	if err == nil {
 		id = ds.newOpLocked(&diskOp{status: "in-progress", key: key, path: joinDiskPath(names),
 			overwrite: overwrite, expires: now.Add(uploadLinkLifetime)})
@@ -475,6 +480,7 @@ func (s *Server) handleDiskOperation(w http.ResponseWriter, r *http.Request) {
 	op := ds.ops[r.PathValue("id")]
 	var status string
 	if op != nil && (op.key == "" || op.key == key) {
+		ds.pollUploadLocked(op, s.now())
 		status = op.status
 	}
 	ds.mu.Unlock()

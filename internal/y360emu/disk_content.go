@@ -9,19 +9,22 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"io"
+	"os"
 	"strconv"
 	"sync"
 )
 
-// diskContent is the immutable body of a file version: either bytes held in
-// memory or a generated stream (AES-CTR keystream under a key derived from a
+// diskContent is the immutable body of a file version: bytes held in
+// memory, a generated stream (AES-CTR keystream under a key derived from a
 // seed), so a multi-gigabyte file costs no RAM and any offset can be read
-// directly for Range requests. Sums are computed once, by streaming, on first
-// need, and cached.
+// directly for Range requests, or an uploaded body spooled to a file (see
+// SetDiskUploadSpool). Sums are computed once, by streaming, on first need,
+// and cached.
 type diskContent struct {
 	size int64
-	data []byte // nil for generated content
+	data []byte // nil for generated and spooled content
 	seed int64
+	file string // spooled upload: the file holding the bytes
 
 	once     sync.Once
 	md5, sha string
@@ -35,6 +38,14 @@ func bytesContent(b []byte) *diskContent {
 
 func generatedContent(size, seed int64) *diskContent {
 	return &diskContent{size: size, seed: seed}
+}
+
+// spooledContent is an uploaded body already written to file, whose sums
+// were computed while it was received.
+func spooledContent(file string, size int64, md5hex, shahex string) *diskContent {
+	c := &diskContent{size: size, file: file}
+	c.once.Do(func() { c.md5, c.sha = md5hex, shahex })
+	return c
 }
 
 // sums returns the hex md5 and sha256 of the content, computing them once.
@@ -52,10 +63,67 @@ func (c *diskContent) reader(off int64) io.Reader {
 	if off >= c.size {
 		return bytes.NewReader(nil)
 	}
-	if c.data != nil {
+	switch {
+	case c.data != nil:
 		return bytes.NewReader(c.data[off:])
+	case c.file != "":
+		return &fileReader{name: c.file, off: off, left: c.size - off}
 	}
 	return newKeystream(c.seed, off, c.size-off)
+}
+
+// fileReader reads left bytes of a spooled file from off. It opens the file
+// on the first Read and closes it at the end or on an error, so contents
+// that are never read hold no descriptor. (A reader abandoned half-way
+// leaves its descriptor to the os.File finalizer.)
+type fileReader struct {
+	name string
+	off  int64
+	left int64
+	f    *os.File
+	err  error
+}
+
+func (r *fileReader) Read(p []byte) (int, error) {
+	if r.err != nil {
+		return 0, r.err
+	}
+	if r.left <= 0 {
+		r.finish(io.EOF)
+		return 0, io.EOF
+	}
+	if r.f == nil {
+		f, err := os.Open(r.name)
+		if err != nil {
+			r.finish(err)
+			return 0, err
+		}
+		r.f = f
+	}
+	if int64(len(p)) > r.left {
+		p = p[:r.left]
+	}
+	n, err := r.f.ReadAt(p, r.off)
+	r.off += int64(n)
+	r.left -= int64(n)
+	if err == io.EOF && r.left > 0 {
+		err = io.ErrUnexpectedEOF // the spool file was cut short
+	}
+	if err == io.EOF || r.left == 0 {
+		err = nil
+	}
+	if err != nil {
+		r.finish(err)
+	}
+	return n, err
+}
+
+func (r *fileReader) finish(err error) {
+	r.err = err
+	if r.f != nil {
+		_ = r.f.Close()
+		r.f = nil
+	}
 }
 
 // keystream yields n bytes of AES-128-CTR keystream starting at byte off of

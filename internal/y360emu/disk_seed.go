@@ -3,6 +3,7 @@ package y360emu
 import (
 	"fmt"
 	"io"
+	"maps"
 	"strings"
 	"time"
 )
@@ -119,6 +120,8 @@ type DiskFileInfo struct {
 	MD5      string
 	SHA256   string
 	Modified time.Time
+	// Properties are its custom_properties (nil when none).
+	Properties map[string]any
 }
 
 // DiskStat returns the file at p (hashing it first if it was generated and
@@ -158,7 +161,8 @@ func (s *Server) diskFile(user, p string) (*diskContent, DiskFileInfo, bool) {
 	if n == nil || n.dir {
 		return nil, DiskFileInfo{}, false
 	}
-	return n.content, DiskFileInfo{Path: "disk:" + joinDiskPath(names), Size: n.content.size, Modified: n.modified}, true
+	return n.content, DiskFileInfo{Path: "disk:" + joinDiskPath(names), Size: n.content.size, Modified: n.modified,
+		Properties: maps.Clone(n.props)}, true
 }
 
 // DiskFiles lists the paths of every file of user ("disk:/a/b"), sorted.

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"net/http"
 	"strconv"
 	"strings"
@@ -30,6 +31,9 @@ type diskNode struct {
 	revision   int64
 	originPath string    // trash entries: "disk:/..." they came from
 	deleted    time.Time // trash entries
+	// props are the custom_properties (PATCH /v1/disk/resources). A new
+	// version of a file (an overwriting upload) starts without them.
+	props map[string]any
 }
 
 // userDisk is one user's Disk: the tree under disk:/ and the trash.
@@ -320,6 +324,7 @@ func (ud *userDisk) transfer(from, to []string, overwrite, copying bool, now tim
 func (ud *userDisk) clone(n *diskNode, p string, now time.Time, rev int64) *diskNode {
 	c := *n
 	c.resourceID, c.created, c.revision = ud.newResourceID(p), now, rev
+	c.props = maps.Clone(n.props)
 	if n.dir {
 		c.children = make(map[string]*diskNode, len(n.children))
 		for k, ch := range n.children {

@@ -2,6 +2,7 @@ package y360emu
 
 import (
 	"cmp"
+	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -46,6 +47,9 @@ func wireNode(scheme, p string, n *diskNode, href string, pend *[]pendingSums) m
 			m["file"] = href
 		}
 		*pend = append(*pend, pendingSums{m, n.content})
+	}
+	if len(n.props) > 0 {
+		m["custom_properties"] = maps.Clone(n.props) // rendered after ds.mu is released
 	}
 	if n.originPath != "" {
 		m["origin_path"] = n.originPath
