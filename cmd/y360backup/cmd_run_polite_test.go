@@ -84,8 +84,8 @@ func loadPlan(t *testing.T, file string, log *zap.Logger, m *metrics.Metrics) (*
 }
 
 // TestPolitenessUnder429Storm: with CalDAV answering every fifth request
-// 429 + Retry-After: 1, and the emulator throttling token exchange and Disk
-// the same way, a run slows down, finishes with every user backed up, and
+// 429 + Retry-After: 1, and the emulator throttling every second token
+// exchange and Disk API request the same way, a run slows down, finishes with every user backed up, and
 // the measured CalDAV request rate stays under rate_limits.caldav_rps. After
 // each 429 the whole host pauses: only requests already in flight (at most
 // one per other worker) may still arrive during the pause.
@@ -93,10 +93,10 @@ func TestPolitenessUnder429Storm(t *testing.T) {
 	w := newWorld(t, y360emu.DefaultOrg())
 	var cal arrivals
 	w.wrapCalDAV(storm(&cal, 5))
-	w.emu.ThrottleEvery("/token", "1", 3)
-	w.emu.ThrottleEvery("/v1/disk", "1", 4)
-	const rps, workers = 4, 3
-	file := w.config(fmt.Sprintf(`users: {include: ["alice@*", "bob@*", "carol@*"]}
+	w.emu.ThrottleEvery("/token", "1", 2)
+	w.emu.ThrottleEvery("/v1/disk", "1", 2)
+	const rps, workers = 8, 2
+	file := w.config(fmt.Sprintf(`users: {include: ["alice@*", "bob@*"]}
 concurrency: %d
 rate_limits: {caldav_rps: %d, token_exchanges_per_hour: 3600}
 `, workers, rps))
@@ -109,11 +109,11 @@ rate_limits: {caldav_rps: %d, token_exchanges_per_hour: 3600}
 	if err != nil {
 		t.Fatal(err)
 	}
-	if snap.Status != backup.StatusOK || snap.UsersOK != 3 {
+	if snap.Status != backup.StatusOK || snap.UsersOK != 2 {
 		for _, u := range snap.Users {
 			t.Logf("%s: %s %s", u.Email, u.Status, u.Error)
 		}
-		t.Fatalf("run under a 429 storm: %s, %d users ok; want ok, 3", snap.Status, snap.UsersOK)
+		t.Fatalf("run under a 429 storm: %s, %d users ok; want ok, 2", snap.Status, snap.UsersOK)
 	}
 	cal.mu.Lock()
 	all, thr := append([]time.Time(nil), cal.all...), append([]time.Time(nil), cal.throttled...)
@@ -142,9 +142,12 @@ rate_limits: {caldav_rps: %d, token_exchanges_per_hour: 3600}
 	span := all[len(all)-1].Sub(all[0]).Seconds()
 	avg := float64(len(all)-1) / span
 	p1 := peak(all, time.Second)
-	if avg > rps || p1 > rps+1 {
+	if avg > rps || p1 > rps+2 { // +2: scheduling jitter on a loaded machine
 		t.Errorf("CalDAV: %d requests in %.1f s (%.2f req/s), %d in the busiest second; limit %d/s",
 			len(all), span, avg, p1, rps)
+	}
+	if n := counter(t, m, "y360backup_http_throttled_total", "/token"); n < 1 {
+		t.Errorf("no throttled token exchange was seen (%v); the storm missed the OAuth endpoint", n)
 	}
 	tokens := w.emu.Hits("/token")
 	var tts []time.Time
@@ -206,4 +209,28 @@ concurrency: 1
 		t.Errorf("%d items stored, want at least the 200 events and 8 files", items)
 	}
 	t.Logf("2 s tokens: run took %s, %d token exchanges, %d items", took.Round(time.Millisecond), mints, snap.Totals.Items)
+}
+
+// counter sums a metric's samples whose labels contain labelPart.
+func counter(t *testing.T, m *metrics.Metrics, name, labelPart string) float64 {
+	t.Helper()
+	mfs, err := m.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, s := range mf.GetMetric() {
+			for _, l := range s.GetLabel() {
+				if strings.Contains(l.GetValue(), labelPart) {
+					sum += s.GetCounter().GetValue()
+					break
+				}
+			}
+		}
+	}
+	return sum
 }

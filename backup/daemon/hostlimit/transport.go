@@ -139,18 +139,20 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	ctx := req.Context()
 	for attempt := 0; ; attempt++ {
-		wait := b.reserve(t.now())
-		if err := sleep(ctx, wait); err != nil {
-			closeBody(req)
-			return nil, err
-		}
-		// A 429 that arrived while we waited for our slot pauses us too.
-		for p := b.paused(t.now()); p > 0; p = b.paused(t.now()) {
-			if err := sleep(ctx, p); err != nil {
+		// Take a slot; if a 429 paused the host while we waited for it,
+		// take a new slot after the pause, so the workers that were queued
+		// come back one by one at the host's rate, not all at once.
+		var wait time.Duration
+		for {
+			w := b.reserve(t.now())
+			if err := sleep(ctx, w); err != nil {
 				closeBody(req)
 				return nil, err
 			}
-			wait += p
+			wait += w
+			if b.paused(t.now()) == 0 {
+				break
+			}
 		}
 		r := req
 		if attempt > 0 {
@@ -266,24 +268,28 @@ func newBucket(l Limit, now time.Time) *bucket {
 }
 
 // reserve takes a token and returns how long to wait before using it.
-// Tokens go negative so later callers queue behind earlier ones.
+// Tokens go negative so later callers queue behind earlier ones. During a
+// pause no tokens are handed out before its end, and the queue behind it is
+// spaced at the rate from there.
 func (b *bucket) reserve(now time.Time) time.Duration {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	var wait time.Duration
-	if now.Before(b.until) {
-		wait = b.until.Sub(now)
+	start := now
+	if start.Before(b.until) {
+		start = b.until
 	}
 	if b.rate <= 0 {
-		return wait
+		return start.Sub(now)
 	}
-	if el := now.Sub(b.last).Seconds(); el > 0 {
+	if el := start.Sub(b.last).Seconds(); el > 0 {
 		b.tokens = math.Min(b.burst, b.tokens+el*b.rate)
-		b.last = now
+		b.last = start
 	}
 	b.tokens--
+	wait := start.Sub(now)
 	if b.tokens < 0 {
-		wait = max(wait, time.Duration(-b.tokens/b.rate*float64(time.Second)))
+		// The deficit is measured from b.last, which may lie past start.
+		wait = max(wait, b.last.Sub(now)+time.Duration(-b.tokens/b.rate*float64(time.Second)))
 	}
 	return wait
 }

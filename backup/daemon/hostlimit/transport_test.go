@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -226,5 +227,33 @@ func TestKeysWithPaths(t *testing.T) {
 	defer mu.Unlock()
 	if seen[host+"/token"] != 4 || seen[host] != 20 {
 		t.Errorf("events by key: %v", seen)
+	}
+}
+
+// TestQueueAfterPauseIsSpaced: workers that queued up during a Retry-After
+// pause come back one by one at the host's rate, not all at the same instant.
+func TestQueueAfterPauseIsSpaced(t *testing.T) {
+	s := newServer(t, 1, "1")
+	tr := hostlimit.New(nil, map[string]hostlimit.Limit{hostlimit.KeyOf(s.URL): {Rate: 10, Burst: 1}})
+	c := tr.Client()
+	if code := get(t, c, s.URL); code != http.StatusTooManyRequests { // starts the 1 s pause
+		t.Fatalf("status %d", code)
+	}
+	paused := time.Now()
+	var wg sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); get(t, c, s.URL) }()
+	}
+	wg.Wait()
+	arr := s.arrivals()[1:]
+	sort.Slice(arr, func(i, j int) bool { return arr[i].Before(arr[j]) })
+	if arr[0].Sub(paused) < 900*time.Millisecond {
+		t.Errorf("first request %s after the 429, inside the 1 s pause", arr[0].Sub(paused))
+	}
+	for i := 1; i < len(arr); i++ {
+		if gap := arr[i].Sub(arr[i-1]); gap < 80*time.Millisecond {
+			t.Errorf("requests %d and %d after the pause only %s apart (rate 10/s)", i-1, i, gap)
+		}
 	}
 }
