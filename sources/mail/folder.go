@@ -139,11 +139,11 @@ func (fs *folderSync) syncOnce(ctx context.Context) error {
 	return fs.commit(ctx)
 }
 
-// newUIDs lists UIDs above the cursor. sel's UIDNEXT, when known, saves the
-// SEARCH for a folder without new mail.
+// newUIDs lists UIDs above the cursor. An empty folder, or sel's UIDNEXT
+// when known, saves the SEARCH for a folder without new mail.
 func (fs *folderSync) newUIDs(s *session, sel *imap.SelectData) (imap.UIDSet, error) {
 	last := fs.cur.LastUID
-	if sel != nil && sel.UIDNext != 0 && uint32(sel.UIDNext) <= last+1 {
+	if sel != nil && (sel.NumMessages == 0 || sel.UIDNext != 0 && uint32(sel.UIDNext) <= last+1) {
 		return nil, nil
 	}
 	all, err := s.searchUIDs(imap.UIDSet{{Start: imap.UID(last + 1), Stop: 0}})
@@ -160,6 +160,10 @@ func (fs *folderSync) newUIDs(s *session, sel *imap.SelectData) (imap.UIDSet, er
 // entirely when HIGHESTMODSEQ did not move.
 func (fs *folderSync) flagsPass(ctx context.Context, s *session, sel *imap.SelectData, modseq uint64, newCount int) error {
 	last := fs.cur.LastUID
+	if sel.NumMessages == 0 { // everything was deleted; some servers refuse FETCH on an empty folder
+		fs.dropUnseen(nil, last)
+		return nil
+	}
 	full := true
 	opts := &imap.FetchOptions{UID: true, Flags: true}
 	if modseq > 0 && fs.cur.HighestModSeq > 0 {
@@ -225,25 +229,32 @@ func (fs *folderSync) compareFlags(ctx context.Context, s *session, cmd *imapcli
 		return true, err
 	}
 	if full {
-		var gone []string
-		fs.c.Range(func(it sources.Item) bool {
-			v, uid, ok := parseItemID(it.ID)
-			if !ok || v != uv || (uint32(uid) <= last && !seen.Contains(uid)) {
-				gone = append(gone, it.ID)
-			}
-			return true
-		})
-		for _, id := range gone {
-			fs.c.Delete(id)
-		}
-		for _, uid := range append([]uint32(nil), fs.cur.Failed...) {
-			if !seen.Contains(imap.UID(uid)) {
-				fs.cur.removeFailed(imap.UID(uid))
-			}
-		}
+		fs.dropUnseen(seen, last)
 	}
 	fs.recordMissing(missing)
 	return true, nil
+}
+
+// dropUnseen deletes the items (and forgets the failed UIDs) up to last that
+// the server did not list in seen: they were expunged.
+func (fs *folderSync) dropUnseen(seen imap.UIDSet, last uint32) {
+	uv := fs.cur.UIDValidity
+	var gone []string
+	fs.c.Range(func(it sources.Item) bool {
+		v, uid, ok := parseItemID(it.ID)
+		if !ok || v != uv || (uint32(uid) <= last && !seen.Contains(uid)) {
+			gone = append(gone, it.ID)
+		}
+		return true
+	})
+	for _, id := range gone {
+		fs.c.Delete(id)
+	}
+	for _, uid := range append([]uint32(nil), fs.cur.Failed...) {
+		if !seen.Contains(imap.UID(uid)) {
+			fs.cur.removeFailed(imap.UID(uid))
+		}
+	}
 }
 
 // recordMissing handles UIDs the server has below LastUID that the container
