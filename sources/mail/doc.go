@@ -58,6 +58,6 @@
 //
 // go-imap has no context: every command runs under an inactivity deadline
 // (Config.Timeout) on the net.Conn, and cancelling ctx closes the connection.
-// Login (greeting, STARTTLS, AUTHENTICATE) is done by hand before the
-// connection is handed to imapclient; see login.go for why.
+// Login (greeting, STARTTLS, AUTHENTICATE) and LIST are done by hand before
+// the connection is handed to imapclient; see login.go and list.go for why.
 package mail

@@ -24,23 +24,6 @@ func (f folder) hasAttr(a string) bool {
 	return false
 }
 
-// listFolders runs LIST "" "*" and returns the selectable folders in server
-// order.
-func (s *session) listFolders() ([]folder, error) {
-	s.dc.begin()
-	defer s.dc.end()
-	cmd := s.cl.List("", "*", nil)
-	var out []folder
-	for d := cmd.Next(); d != nil; d = cmd.Next() {
-		f := folder{name: d.Mailbox, attrs: d.Attrs}
-		if f.hasAttr(string(imap.MailboxAttrNoSelect)) || f.hasAttr(string(imap.MailboxAttrNonExistent)) {
-			continue
-		}
-		out = append(out, f)
-	}
-	return out, s.check(cmd.Close())
-}
-
 // wanted applies IncludeFolders and ExcludeFolders (see Config).
 func (c Config) wanted(f folder) bool {
 	if len(c.IncludeFolders) > 0 && !matchAny(c.IncludeFolders, f) {

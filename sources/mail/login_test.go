@@ -195,7 +195,9 @@ func TestLoginConversations(t *testing.T) {
 			var caps string
 			err := runScript(t, tt.steps, func(c net.Conn) error {
 				var err error
-				_, caps, _, err = login(Config{Security: SecurityPlain}, c, "a@x", "T0K")
+				var res loginResult
+				res, err = login(Config{Security: SecurityPlain}, c, "a@x", "T0K", false)
+				caps = res.caps
 				return err
 			})
 			if tt.wantErr == "" {
@@ -233,7 +235,7 @@ func TestLoginLongLine(t *testing.T) {
 		w.Flush()
 		srv.Close()
 	}()
-	_, _, _, err := login(Config{Security: SecurityPlain}, cl, "a@x", "t")
+	_, err := login(Config{Security: SecurityPlain}, cl, "a@x", "t", false)
 	if err == nil || !strings.Contains(err.Error(), "longer than") {
 		t.Fatalf("error = %v", err)
 	}

@@ -25,6 +25,7 @@ type session struct {
 	// imapclient's reader then fails on its own, and draining the command
 	// would re-read that literal concurrently with it (see abandon).
 	cutLiteral bool
+	folders    []folder // LIST result when dialled with list
 }
 
 // connError marks an error of the IMAP connection itself (I/O failure,
@@ -54,8 +55,10 @@ func (s *session) check(err error) error {
 }
 
 // dial connects, logs in with token and returns a session whose connection is
-// closed as soon as ctx is done (go-imap has no context support).
-func dial(ctx context.Context, cfg Config, email, token string, wrap func(net.Conn) net.Conn) (*session, error) {
+// closed as soon as ctx is done (go-imap has no context support). With list,
+// the folders are listed before imapclient takes over (see list.go) and kept
+// in session.folders.
+func dial(ctx context.Context, cfg Config, email, token string, list bool, wrap func(net.Conn) net.Conn) (*session, error) {
 	d := net.Dialer{Timeout: cfg.Timeout}
 	raw, err := d.DialContext(ctx, "tcp", cfg.Addr)
 	if err != nil {
@@ -76,7 +79,7 @@ func dial(ctx context.Context, cfg Config, email, token string, wrap func(net.Co
 	}
 
 	dc.begin()
-	conn, caps, buffered, err := login(cfg, dc, email, token)
+	lr, err := login(cfg, dc, email, token, list)
 	dc.end()
 	if err != nil {
 		var refused *refusedError
@@ -89,11 +92,11 @@ func dial(ctx context.Context, cfg Config, email, token string, wrap func(net.Co
 	// Hand the logged-in connection to imapclient behind a PREAUTH greeting
 	// that carries the post-login capabilities (if the server told us).
 	greeting := "* PREAUTH y360backup: logged in\r\n"
-	if caps != "" {
-		greeting = "* PREAUTH [CAPABILITY " + caps + "] y360backup: logged in\r\n"
+	if lr.caps != "" {
+		greeting = "* PREAUTH [CAPABILITY " + lr.caps + "] y360backup: logged in\r\n"
 	}
-	pc := &prefixConn{Conn: conn, r: io.MultiReader(strings.NewReader(greeting), strings.NewReader(buffered), conn)}
-	s := &session{cl: imapclient.New(pc, nil), dc: dc, stop: stop}
+	pc := &prefixConn{Conn: lr.conn, r: io.MultiReader(strings.NewReader(greeting), strings.NewReader(lr.buffered), lr.conn)}
+	s := &session{cl: imapclient.New(pc, nil), dc: dc, stop: stop, folders: lr.folders}
 	dc.begin()
 	err = s.cl.WaitGreeting()
 	if err == nil {
@@ -110,48 +113,61 @@ func dial(ctx context.Context, cfg Config, email, token string, wrap func(net.Co
 	return s, nil
 }
 
-// login does greeting, optional STARTTLS/TLS and AUTHENTICATE XOAUTH2 on c.
-// It returns the connection to use from now on (TLS or not), the post-login
-// capabilities if announced, and bytes already read past the login.
-func login(cfg Config, c net.Conn, email, token string) (net.Conn, string, string, error) {
+// loginResult is what login hands on to imapclient.
+type loginResult struct {
+	conn     net.Conn // TLS or not, to use from now on
+	caps     string   // post-login capabilities, if announced
+	buffered string   // bytes already read past the last response
+	folders  []folder // LIST result, if asked for
+}
+
+// login does greeting, optional STARTTLS/TLS, AUTHENTICATE XOAUTH2 and
+// optionally LIST on c.
+func login(cfg Config, c net.Conn, email, token string, list bool) (loginResult, error) {
+	var res loginResult
 	var conn net.Conn = c
 	if cfg.Security == SecurityTLS {
 		tc := tls.Client(c, tlsConfig(cfg))
 		if err := tc.Handshake(); err != nil {
-			return nil, "", "", fmt.Errorf("TLS handshake: %w", err)
+			return res, fmt.Errorf("TLS handshake: %w", err)
 		}
 		conn = tc
 	}
 	l := newLoginConn(conn)
 	caps, err := l.greeting()
 	if err != nil {
-		return nil, "", "", err
+		return res, err
 	}
 	if cfg.Security == SecurityStartTLS {
 		if caps == "" {
 			if caps, err = l.capability(); err != nil {
-				return nil, "", "", err
+				return res, err
 			}
 		}
 		if !hasCap(caps, "STARTTLS") {
-			return nil, "", "", errors.New("server does not offer STARTTLS")
+			return res, errors.New("server does not offer STARTTLS")
 		}
 		if err := l.startTLS(tlsConfig(cfg)); err != nil {
-			return nil, "", "", err
+			return res, err
 		}
 		// Capabilities before STARTTLS must not be trusted. Rather than
 		// asking again, authenticate without SASL-IR (same round trips).
 		caps = ""
 	}
 	if caps != "" && !hasCap(caps, "AUTH=XOAUTH2") {
-		return nil, "", "", fmt.Errorf("server does not offer AUTH=XOAUTH2 (capabilities: %s)", printable(caps, 300))
+		return res, fmt.Errorf("server does not offer AUTH=XOAUTH2 (capabilities: %s)", printable(caps, 300))
 	}
-	postCaps, err := l.authenticate(&xoauth2Client{user: email, token: token}, hasCap(caps, "SASL-IR"))
-	if err != nil {
-		return nil, "", "", err
+	if res.caps, err = l.authenticate(&xoauth2Client{user: email, token: token}, hasCap(caps, "SASL-IR")); err != nil {
+		return res, err
+	}
+	if list {
+		if res.folders, err = l.list(); err != nil {
+			return res, err
+		}
 	}
 	buffered, _ := l.br.Peek(l.br.Buffered())
-	return l.conn, postCaps, string(buffered), nil
+	res.conn, res.buffered = l.conn, string(buffered)
+	return res, nil
 }
 
 func tlsConfig(cfg Config) *tls.Config {

@@ -96,21 +96,21 @@ func (s *Source) Backup(ctx context.Context, u sources.User, tok sources.TokenSo
 	return nil
 }
 
-// listFolders connects if needed and lists folders; one reconnect is allowed.
+// listFolders lists folders on a new connection (see list.go); one
+// reconnect is allowed.
 func (r *run) listFolders(ctx context.Context) ([]folder, error) {
 	for attempt := 0; ; attempt++ {
-		s, err := r.session(ctx)
+		r.drop()
+		err := r.connect(ctx, true)
 		if err != nil {
-			return nil, err
-		}
-		folders, err := s.listFolders()
-		if err != nil {
-			if isConnErr(err) && attempt == 0 && ctx.Err() == nil {
-				r.drop()
+			var ue *userError
+			if errors.As(err, &ue) && isConnErr(ue.err) && attempt == 0 && ctx.Err() == nil {
 				continue
 			}
-			return nil, fmt.Errorf("LIST: %w", err)
+			return nil, err
 		}
+		folders := r.sess.folders
+		r.sess.folders = nil
 		for _, f := range folders {
 			if strings.EqualFold(f.name, "INBOX") {
 				return folders, nil
@@ -126,23 +126,24 @@ func (r *run) session(ctx context.Context) (*session, error) {
 		r.drop()
 	}
 	if r.sess == nil {
-		if err := r.connect(ctx); err != nil {
+		if err := r.connect(ctx, false); err != nil {
 			return nil, err
 		}
 	}
 	return r.sess, nil
 }
 
-// connect logs in with a token from r.tok. A refused token is invalidated and
-// one fresh token is tried before the user is given up.
-func (r *run) connect(ctx context.Context) error {
+// connect logs in with a token from r.tok (and lists folders with list). A
+// refused token is invalidated and one fresh token is tried before the user is
+// given up.
+func (r *run) connect(ctx context.Context, list bool) error {
 	var refusal *refusedError
 	for attempt := 0; attempt < 2; attempt++ {
 		token, err := r.tok.Token(ctx)
 		if err != nil {
 			return &userError{fmt.Errorf("get token: %w", err)}
 		}
-		s, err := dial(ctx, r.cfg, r.user.Email, token, r.src.wrapConn)
+		s, err := dial(ctx, r.cfg, r.user.Email, token, list, r.src.wrapConn)
 		if err == nil {
 			r.sess = s
 			return nil
