@@ -64,7 +64,7 @@ die() {
 
 # ---- 1. packages -------------------------------------------------------------------------------
 install_packages() {
-  local want=(dovecot-imapd radicale openssl time python3 ca-certificates) missing=() p
+  local want=(dovecot-imapd radicale openssl time python3 ca-certificates systemd zstd) missing=() p
   for p in "${want[@]}"; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
   done

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"time"
 
@@ -40,15 +41,16 @@ reported and skipped, and the command exits 1 at the end if anything failed.`,
 			if err != nil {
 				return err
 			}
-			org, err := newOrgClient(cfg)
+			hc := politeTransport(cfg, nil).Client()
+			org, err := newOrgClient(cfg, hc)
 			if err != nil {
 				return err
 			}
-			srcs, err := buildSources(cfg, org)
+			srcs, err := buildSources(cfg, org, hc)
 			if err != nil {
 				return err
 			}
-			snap, err := repo.Backup(cmd.Context(), backup.RunOptions{
+			ro := backup.RunOptions{
 				Users:       org,
 				Sources:     srcs,
 				Tokens:      func(u sources.User) sources.TokenSource { return org.Tokens(u) },
@@ -56,7 +58,13 @@ reported and skipped, and the command exits 1 at the end if anything failed.`,
 				Only:        opts.users,
 				Concurrency: cfg.Concurrency,
 				Log:         log,
-			})
+			}
+			if !g.json && isTerminal(os.Stderr) {
+				p := newProgress(os.Stderr)
+				ro.OnStart, ro.OnUserDone = p.start, p.userDone
+				defer p.finish()
+			}
+			snap, err := repo.Backup(cmd.Context(), ro)
 			if err != nil {
 				return err
 			}

@@ -73,7 +73,7 @@ func runDoctor(ctx context.Context, cfg *config.Config, opts doctorOptions, out 
 		show, showText = logmask.MaskEmail, logmask.MaskText
 	}
 	step := func() (context.Context, context.CancelFunc) { return context.WithTimeout(ctx, opts.timeout) }
-	org, err := newOrgClient(cfg)
+	org, err := newOrgClient(cfg, nil)
 	if err != nil {
 		return err
 	}

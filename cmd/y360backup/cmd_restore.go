@@ -93,11 +93,12 @@ what it already wrote is recognised and skipped.`,
 			if err != nil {
 				return err
 			}
-			org, err := newOrgClient(cfg)
+			hc := politeTransport(cfg, nil).Client()
+			org, err := newOrgClient(cfg, hc)
 			if err != nil {
 				return err
 			}
-			srcs, err := buildSources(cfg, org)
+			srcs, err := buildSources(cfg, org, hc)
 			if err != nil {
 				return err
 			}

@@ -24,8 +24,6 @@ import (
 	"github.com/y360backup/y360backup/backup/daemon/logmask"
 	"github.com/y360backup/y360backup/backup/metrics"
 	"github.com/y360backup/y360backup/sources"
-	"github.com/y360backup/y360backup/sources/calendar"
-	"github.com/y360backup/y360backup/sources/y360"
 )
 
 func newRunCommand(g *globalOptions) *cobra.Command {
@@ -68,12 +66,11 @@ func runDaemon(ctx context.Context, deps runDeps) error {
 	}
 	log := deps.log
 	if log == nil {
-		if log, err = newLogger(cfg.Log); err != nil {
+		if log, err = newLogger(cfg.Log); err != nil { // masks emails when asked
 			return err
 		}
 		defer log.Sync()
-	}
-	if cfg.Log.MaskEmails {
+	} else if cfg.Log.MaskEmails {
 		log = log.WithOptions(logmask.Option())
 	}
 	m := metrics.New(metrics.Options{Version: version, UserLabel: userLabel(cfg)})
@@ -197,11 +194,11 @@ func maskErr(err error) error {
 // connections live across runs; a reload builds a fresh set.
 func buildPlan(ctx context.Context, cfg *config.Config, log *zap.Logger, m *metrics.Metrics) (*daemon.Plan, error) {
 	tr := politeTransport(cfg, m)
-	org, err := politeOrgClient(cfg, tr)
+	org, err := newOrgClient(cfg, tr.Client())
 	if err != nil {
 		return nil, err
 	}
-	srcs, err := politeSources(cfg, org, tr)
+	srcs, err := buildSources(cfg, org, tr.Client())
 	if err != nil {
 		return nil, err
 	}
@@ -273,48 +270,6 @@ func politeTransport(cfg *config.Config, m *metrics.Metrics) *hostlimit.Transpor
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	base.ResponseHeaderTimeout = 2 * time.Minute
 	return hostlimit.New(base, limits, opts...)
-}
-
-// politeOrgClient is newOrgClient over the polite transport.
-// TODO(lead): fold into newOrgClient (pass the *http.Client) so one-off
-// `backup` keeps the token-exchange budget too.
-func politeOrgClient(cfg *config.Config, tr *hostlimit.Transport) (*y360.Client, error) {
-	return y360.New(y360.Config{
-		OrgID:        cfg.Organization.ID,
-		AdminToken:   cfg.Organization.AdminToken,
-		ClientID:     cfg.Organization.ClientID,
-		ClientSecret: cfg.Organization.ClientSecret,
-		APIBase:      cfg.API.DirectoryURL,
-		OAuthURL:     cfg.API.OAuthURL,
-		RPS:          cfg.API.RPS,
-		// No overall timeout: waiting for the token budget is bounded by the
-		// run's context, hung servers by ResponseHeaderTimeout, and the same
-		// client may stream large Disk files.
-		HTTPClient: &http.Client{Transport: tr},
-	})
-}
-
-// politeSources is buildSources with the calendar source on the polite
-// transport. TODO(lead): give buildSources an *http.Client parameter and
-// drop the swap below.
-func politeSources(cfg *config.Config, org *y360.Client, tr *hostlimit.Transport) ([]sources.Source, error) {
-	srcs, err := buildSources(cfg, org)
-	if err != nil {
-		return nil, err
-	}
-	for i, s := range srcs {
-		if s.Name() != "calendar" {
-			continue
-		}
-		c := calendar.NewConfig()
-		in := cfg.Sources.Calendar
-		c.URL, c.Auth, c.IncludeCalendars, c.ExcludeCalendars = in.URL, in.Auth, in.IncludeCalendars, in.ExcludeCalendars
-		if err := c.Validate(); err != nil {
-			return nil, err
-		}
-		srcs[i] = calendar.New(c, tr.Client())
-	}
-	return srcs, nil
 }
 
 // newHealthcheckCommand is the container HEALTHCHECK: it asks the running

@@ -88,7 +88,7 @@ func runSetup(ctx context.Context, cfg *config.Config, opts setupOptions, out io
 		}
 		ownerCfg.Organization.AdminToken = strings.TrimSpace(string(b))
 	}
-	org, err := newOrgClient(&ownerCfg)
+	org, err := newOrgClient(&ownerCfg, nil)
 	if err != nil {
 		return err
 	}
@@ -173,7 +173,7 @@ func runSetup(ctx context.Context, cfg *config.Config, opts setupOptions, out io
 	}
 
 	// 4. A test token for one user, with the config's own admin token for the directory.
-	dir, err := newOrgClient(cfg)
+	dir, err := newOrgClient(cfg, nil)
 	if err != nil {
 		return err
 	}

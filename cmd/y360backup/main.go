@@ -76,7 +76,7 @@ func exitCode(err error) int {
 	switch {
 	case err == nil:
 		return exitOK
-	case errors.Is(err, errPartial):
+	case errors.Is(err, errPartial), errors.Is(err, errDoctor):
 		return exitFailure
 	case errors.As(err, &cerr), errors.Is(err, errUsage):
 		return exitUsage

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 
 	"go.uber.org/zap"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/y360backup/y360backup/backup"
 	"github.com/y360backup/y360backup/backup/config"
+	"github.com/y360backup/y360backup/backup/daemon/logmask"
 	"github.com/y360backup/y360backup/sinks"
 	fssink "github.com/y360backup/y360backup/sinks/fs"
 	"github.com/y360backup/y360backup/sources"
@@ -43,9 +45,13 @@ func openRepo(ctx context.Context, cfg *config.Config) (*backup.Repository, erro
 	return backup.OpenOrInit(ctx, sink, backup.RepoOptions{SpoolDir: cfg.SpoolDir})
 }
 
-// newOrgClient builds the Yandex 360 client from the config.
-func newOrgClient(cfg *config.Config) (*y360.Client, error) {
+// newOrgClient builds the Yandex 360 client from the config. hc (nil = the
+// client's default) should be the polite client of politeTransport, with no
+// overall timeout: waiting for the token budget is bounded by the run's
+// context and hung servers by the transport's ResponseHeaderTimeout.
+func newOrgClient(cfg *config.Config, hc *http.Client) (*y360.Client, error) {
 	return y360.New(y360.Config{
+		HTTPClient:   hc,
 		OrgID:        cfg.Organization.ID,
 		AdminToken:   cfg.Organization.AdminToken,
 		ClientID:     cfg.Organization.ClientID,
@@ -73,7 +79,7 @@ func newLogger(cfg config.Log) (*zap.Logger, error) {
 	format := cfg.Format
 	if format == "auto" {
 		format = "json"
-		if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+		if isTerminal(os.Stderr) {
 			format = "console"
 		}
 	}
@@ -86,5 +92,15 @@ func newLogger(cfg config.Log) (*zap.Logger, error) {
 		zc.EncoderConfig = zap.NewDevelopmentEncoderConfig()
 		zc.EncoderConfig.EncodeLevel = zapcore.CapitalColorLevelEncoder
 	}
-	return zc.Build()
+	var opts []zap.Option
+	if cfg.MaskEmails {
+		opts = append(opts, logmask.Option())
+	}
+	return zc.Build(opts...)
+}
+
+// isTerminal reports whether f is a terminal (progress lines, console logs).
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/y360backup/y360backup/backup/config"
@@ -12,7 +13,8 @@ import (
 )
 
 // buildSources returns the enabled sources, in a fixed order.
-func buildSources(cfg *config.Config, org *y360.Client) ([]sources.Source, error) {
+// hc (nil = each source's default) carries the politeness budgets to CalDAV.
+func buildSources(cfg *config.Config, org *y360.Client, hc *http.Client) ([]sources.Source, error) {
 	var out []sources.Source
 	if config.On(cfg.Sources.Mail.Enabled) {
 		m, err := mailSource(cfg)
@@ -28,7 +30,7 @@ func buildSources(cfg *config.Config, org *y360.Client) ([]sources.Source, error
 		if err := c.Validate(); err != nil {
 			return nil, err
 		}
-		out = append(out, calendar.New(c, nil))
+		out = append(out, calendar.New(c, hc))
 	}
 	if config.On(cfg.Sources.Disk.Enabled) {
 		in := cfg.Sources.Disk
