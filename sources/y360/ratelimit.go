@@ -26,35 +26,43 @@ func newBucket(rate float64, now time.Time) *bucket {
 }
 
 // reserve takes one token and returns how long the caller must wait before
-// using it. Tokens go negative so later callers queue behind earlier ones.
+// using it. Tokens go negative so later callers queue behind earlier ones;
+// during a host-wide pause the schedule starts at the pause's end, so callers
+// queued in the pause leave one by one at the rate, not all at once.
 func (b *bucket) reserve(now time.Time) time.Duration {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	var wait time.Duration
-	if now.Before(b.until) {
-		wait = b.until.Sub(now)
-	}
 	if b.rate <= 0 {
-		return wait
+		if now.Before(b.until) {
+			return b.until.Sub(now)
+		}
+		return 0
 	}
 	if el := now.Sub(b.last).Seconds(); el > 0 {
 		b.tokens = math.Min(b.burst, b.tokens+el*b.rate)
 		b.last = now
 	}
 	b.tokens--
+	at := b.last // tokens are counted as of b.last (the pause end, during a pause)
 	if b.tokens < 0 {
-		if w := time.Duration(-b.tokens / b.rate * float64(time.Second)); w > wait {
-			wait = w
-		}
+		at = at.Add(time.Duration(-b.tokens / b.rate * float64(time.Second)))
 	}
-	return wait
+	if at.Before(b.until) {
+		at = b.until
+	}
+	return max(0, at.Sub(now))
 }
 
-// pause stops the bucket from handing out tokens until t.
+// pause stops the bucket from handing out tokens until t; after t one
+// request may go at once and the rest follow at the rate.
 func (b *bucket) pause(t time.Time) {
 	b.mu.Lock()
 	if t.After(b.until) {
 		b.until = t
+		if b.rate > 0 {
+			b.last = t
+			b.tokens = math.Min(b.tokens, 1)
+		}
 	}
 	b.mu.Unlock()
 }
