@@ -30,7 +30,15 @@ const (
 	DefaultLockedRetries  = 2
 	DefaultLockedWait     = time.Minute
 	DefaultStallTimeout   = 2 * time.Minute
-	maxPageSize           = 10000
+	DefaultRestoreWorkers = 4
+	// DefaultModifiedProperty is the custom property a restore keeps a
+	// file's original modified time in (rclone does the same with
+	// "rclone_modified"): the API cannot set "modified" itself.
+	DefaultModifiedProperty = "y360backup_modified"
+	// NoModifiedProperty as Config.ModifiedProperty turns the property off.
+	NoModifiedProperty = "-"
+	maxPageSize        = 10000
+	maxRestoreWorkers  = 64
 )
 
 // Config configures the Disk source. Zero fields mean their defaults (see
@@ -53,7 +61,8 @@ type Config struct {
 	Listing string `yaml:"listing"`
 
 	// RPS is the request rate allowed against the API host, DownloadRPS
-	// against the download host (each a token bucket per host).
+	// against the download host and, for restores, the upload host (each a
+	// token bucket per host).
 	RPS         float64 `yaml:"rps"`
 	DownloadRPS float64 `yaml:"download_rps"`
 	// MaxRetries is how often one request is retried on 429/5xx/network
@@ -77,6 +86,17 @@ type Config struct {
 	// first trying the "file" link the listing already carries (which saves
 	// one API request per downloaded file).
 	FreshLinks bool `yaml:"fresh_links"`
+
+	// RestoreWorkers is how many files a restore uploads at once (1..64).
+	// The rate limits above hold across them.
+	RestoreWorkers int `yaml:"restore_workers"`
+	// ModifiedProperty names the custom property (PATCH custom_properties)
+	// in which a restore stores each file's original modified time, since
+	// the restored file's own "modified" becomes the time of the restore.
+	// A backup records the property back as Meta.OriginalModified, so the
+	// time survives further backup/restore rounds. NoModifiedProperty ("-")
+	// turns this off (one API request less per restored file).
+	ModifiedProperty string `yaml:"modified_property"`
 }
 
 // NewConfig returns a Config with every default filled in.
@@ -93,6 +113,9 @@ func NewConfig() Config {
 		StallTimeout:   DefaultStallTimeout,
 		LockedRetries:  DefaultLockedRetries,
 		LockedWait:     DefaultLockedWait,
+		RestoreWorkers: DefaultRestoreWorkers,
+
+		ModifiedProperty: DefaultModifiedProperty,
 	}
 }
 
@@ -130,7 +153,21 @@ func (c Config) withDefaults() Config {
 	if c.LockedWait == 0 {
 		c.LockedWait = d.LockedWait
 	}
+	if c.RestoreWorkers == 0 {
+		c.RestoreWorkers = d.RestoreWorkers
+	}
+	if c.ModifiedProperty == "" {
+		c.ModifiedProperty = d.ModifiedProperty
+	}
 	return c
+}
+
+// modifiedProperty is the property name in use, "" when turned off.
+func (c Config) modifiedProperty() string {
+	if c.ModifiedProperty == NoModifiedProperty {
+		return ""
+	}
+	return c.ModifiedProperty
 }
 
 // Validate reports the first problem in c (zero fields count as defaults).
@@ -158,6 +195,10 @@ func (c Config) Validate() error {
 		return errors.New("disk: resume_attempts and locked_retries must not be negative")
 	case c.StallTimeout < 0 || c.LockedWait < 0 || c.MinBackoff < 0 || c.MaxBackoff < 0:
 		return errors.New("disk: durations must not be negative")
+	case c.RestoreWorkers < 1 || c.RestoreWorkers > maxRestoreWorkers:
+		return fmt.Errorf("disk: restore_workers %d: want 1..%d", c.RestoreWorkers, maxRestoreWorkers)
+	case len(c.ModifiedProperty) > 64 || strings.ContainsAny(c.ModifiedProperty, " \t\r\n\"\\"):
+		return fmt.Errorf("disk: modified_property %q: want a short name without spaces or quotes", c.ModifiedProperty)
 	}
 	for _, g := range append(append([]string(nil), c.Include...), c.Exclude...) {
 		if strings.TrimSpace(g) == "" {

@@ -1,6 +1,7 @@
 package disk
 
 import (
+	"bytes"
 	"context"
 	"crypto/md5"
 	"crypto/sha256"
@@ -297,18 +298,43 @@ func (r *run) downloadLink(ctx context.Context, p string) (string, error) {
 
 // getJSON GETs an API path with the user's token and decodes the answer.
 func (r *run) getJSON(ctx context.Context, p string, q url.Values, out any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.cfg.URL+p+"?"+q.Encode(), nil)
+	return r.src.callJSON(ctx, r.tok, http.MethodGet, p, q, nil, out)
+}
+
+// callJSON sends one API request with the user's token (through the API
+// host's Doer: rate limit, retries, one re-mint on 401) and decodes the
+// answer into out (nil = discard it). body, if not nil, is sent as JSON
+// and replayed on retries.
+func (s *Source) callJSON(ctx context.Context, tok sources.TokenSource, method, p string, q url.Values, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return fmt.Errorf("encode %s: %w", p, err)
+		}
+		rd = bytes.NewReader(b) // sets GetBody, so retries can replay it
+	}
+	u := s.cfg.URL + p
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Accept", "application/json")
-	resp, err := r.src.api.DoAuth(ctx, req, r.tok)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := s.api.DoAuth(ctx, req, tok)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return fmt.Errorf("decode %s: %w", p, err)
+	if out != nil {
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			return fmt.Errorf("decode %s: %w", p, err)
+		}
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10)) // let the connection be reused
 	return nil

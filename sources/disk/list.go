@@ -12,7 +12,7 @@ import (
 
 // itemFields is what the listings are asked to return per item ("fields"
 // parameter), keeping pages small.
-const itemFields = "path,type,size,md5,sha256,modified,created,mime_type,resource_id,file"
+const itemFields = "path,type,size,md5,sha256,modified,created,mime_type,resource_id,file,custom_properties"
 
 // prefixed returns itemFields with prefix before each ("items.path,...").
 func prefixed(prefix string) string {

@@ -88,7 +88,7 @@ func (r *run) file(ctx context.Context, res api.Resource) error {
 		r.st.Skip(id, fmt.Sprintf("size %d bytes exceeds max_file_size %d", res.Size, r.cfg.MaxFileSize))
 		return nil
 	}
-	meta := metaOf(res)
+	meta := r.metaOf(res)
 	if old, ok := r.c.Get(id); ok && sameContent(old, res) {
 		if !bytes.Equal(old.Meta, meta) {
 			r.c.SetMeta(id, meta)
@@ -153,7 +153,7 @@ func (r *run) retryLocked(ctx context.Context) error {
 		pending := r.locked
 		r.locked = nil
 		for _, lf := range pending {
-			if err := r.store(ctx, lf.res, metaOf(lf.res)); err != nil {
+			if err := r.store(ctx, lf.res, r.metaOf(lf.res)); err != nil {
 				return err
 			}
 			if err := r.maybeCommit(ctx); err != nil {
@@ -211,10 +211,14 @@ func sameContent(old sources.Item, res api.Resource) bool {
 	return json.Unmarshal(old.Meta, &m) == nil && m.MD5 == res.MD5
 }
 
-func metaOf(res api.Resource) json.RawMessage {
-	b, _ := json.Marshal(Meta{ // cannot fail: strings and ints only
+func (r *run) metaOf(res api.Resource) json.RawMessage {
+	m := Meta{
 		Path: res.Path, Size: res.Size, MD5: res.MD5, SHA256: res.SHA256,
 		Modified: res.Modified, Created: res.Created, MimeType: res.MimeType, ResourceID: res.ResourceID,
-	})
+	}
+	if p := r.cfg.modifiedProperty(); p != "" {
+		m.OriginalModified, _ = res.CustomProperties[p].(string)
+	}
+	b, _ := json.Marshal(m) // cannot fail: strings and ints only
 	return b
 }

@@ -75,6 +75,10 @@ type Meta struct {
 	Created    string `json:"created,omitempty"`
 	MimeType   string `json:"mime_type,omitempty"`
 	ResourceID string `json:"resource_id,omitempty"`
+	// OriginalModified is the time Config.ModifiedProperty held: the file
+	// was put there by a restore, so Modified is the restore's time and
+	// this one the file's own. A later restore keeps it.
+	OriginalModified string `json:"original_modified,omitempty"`
 }
 
 // Cursor is the container's resume state. The listing is the source of

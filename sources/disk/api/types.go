@@ -24,6 +24,9 @@ type Resource struct {
 	// like the href of /resources/download.
 	File     string        `json:"file"`
 	Embedded *ResourceList `json:"_embedded,omitempty"`
+	// CustomProperties are the app-defined attributes set with PATCH
+	// (scalar values only).
+	CustomProperties map[string]any `json:"custom_properties,omitempty"`
 }
 
 // ResourceList is a folder's children page (_embedded of a folder).
@@ -50,4 +53,25 @@ type Link struct {
 	Href      string `json:"href"`
 	Method    string `json:"method"`
 	Templated bool   `json:"templated"`
+}
+
+// UploadLink is the answer of GET /v1/disk/resources/upload: where to PUT
+// the bytes, and the operation that reports how the upload ended.
+type UploadLink struct {
+	OperationID string `json:"operation_id"`
+	Href        string `json:"href"`
+	Method      string `json:"method"`
+	Templated   bool   `json:"templated"`
+}
+
+// Operation is GET /v1/disk/operations/{id}: "success", "failed" or
+// "in-progress".
+type Operation struct {
+	Status string `json:"status"`
+}
+
+// PropsPatch is the body of PATCH /v1/disk/resources. A nil value deletes
+// a property.
+type PropsPatch struct {
+	CustomProperties map[string]any `json:"custom_properties"`
 }
