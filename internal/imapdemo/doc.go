@@ -16,7 +16,8 @@
 //
 // A user's mailbox (INBOX plus localized special folders) is created on first
 // login or on first use by a seeding helper (CreateFolder, Append, SetFlags,
-// Expunge, DeleteFolder). Hooks (Options.OnSelect, Options.OnFetch) let tests
+// Expunge, DeleteFolder); SeedSample fills a mailbox with a deterministic
+// sample for the demo. Hooks (Options.OnSelect, Options.OnFetch) let tests
 // refuse a SELECT or drop the connection in the middle of a run.
 //
 // Limitations inherited from imapmemserver: message bodies live in memory and

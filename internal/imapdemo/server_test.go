@@ -293,3 +293,37 @@ func TestTLSOptions(t *testing.T) {
 		t.Fatal("plain server has a TLS config")
 	}
 }
+
+func TestSeedSample(t *testing.T) {
+	a := start(t, nil)
+	b := start(t, nil)
+	for _, s := range []*Server{a, b} {
+		if err := s.SeedSample("demo@x", 7, 42); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{"INBOX", "Исходящие", "Архив", "Архив|2024", "Отправленные", "Проекты", "Спам", "Удаленные", "Черновики"}
+	slices.Sort(want)
+	if got := a.Folders("demo@x"); !slices.Equal(got, want) {
+		t.Fatalf("folders %q", got)
+	}
+	// Same seed, same bytes.
+	ca, cb := login(t, a, "demo@x"), login(t, b, "demo@x")
+	fetch := func(c *imapclient.Client) []*imapclient.FetchMessageBuffer {
+		if _, err := c.Select("Архив|2024", nil).Wait(); err != nil {
+			t.Fatal(err)
+		}
+		bufs, err := c.Fetch(imap.SeqSetNum(1, 2, 3, 4, 5, 6, 7), &imap.FetchOptions{UID: true,
+			BodySection: []*imap.FetchItemBodySection{{Peek: true}}}).Collect()
+		if err != nil || len(bufs) != 7 {
+			t.Fatalf("fetch: %d messages, %v", len(bufs), err)
+		}
+		return bufs
+	}
+	ma, mb := fetch(ca), fetch(cb)
+	for i := range ma {
+		if string(ma[i].BodySection[0].Bytes) != string(mb[i].BodySection[0].Bytes) {
+			t.Fatalf("message %d differs between two servers seeded alike", i)
+		}
+	}
+}

@@ -332,3 +332,26 @@ func TestEmptiedFolderDemo(t *testing.T) {
 		t.Fatalf("cursor %+v: the watermark must not go back", cur)
 	}
 }
+
+func TestSampleMailboxDemo(t *testing.T) {
+	srv := startDemo(t, &imapdemo.Options{TLS: true})
+	email := "sample@demo.y360.test"
+	if err := srv.SeedSample(email, 25, 1); err != nil {
+		t.Fatal(err)
+	}
+	st := sourcetest.New()
+	backup(t, demoSource(srv), email, st)
+	for _, folder := range []string{"INBOX", "Отправленные", "Проекты", "Архив|2024"} {
+		items := st.Items(folder)
+		if len(items) != 25 {
+			t.Fatalf("%s: %d items, want 25", folder, len(items))
+		}
+		for id, it := range items {
+			m, _ := decodeMeta(it.Meta)
+			body, _ := st.Body(it.Hash)
+			if int64(len(body)) != m.Size || !strings.HasSuffix(m.MessageID, "@demo.y360.test") {
+				t.Fatalf("%s %s: meta %+v, body %d bytes", folder, id, m, len(body))
+			}
+		}
+	}
+}
