@@ -1,6 +1,6 @@
 // Package sourcetest gives source tests an in-memory sources.Store with the same
 // commit semantics as the real repository: records become visible only at
-// Commit, and Crash throws away everything uncommitted, like a kill -9.
+// Commit, and a store reopened from its committed state behaves like one after a kill -9.
 package sourcetest
 
 import (
