@@ -150,11 +150,13 @@ func mentioned(list []string, p string) bool {
 }
 
 // hookRT is the test client's transport: it can run a hook after each
-// response (to change the emulator between requests).
+// response (to change the emulator between requests), and one before each
+// request that may answer it instead (to stall or break it).
 type hookRT struct {
-	next  http.RoundTripper
-	mu    sync.Mutex
-	after func(*http.Request, *http.Response)
+	next   http.RoundTripper
+	mu     sync.Mutex
+	after  func(*http.Request, *http.Response)
+	before func(*http.Request) (*http.Response, bool, error)
 }
 
 func (h *hookRT) setAfter(fn func(*http.Request, *http.Response)) {
@@ -163,7 +165,23 @@ func (h *hookRT) setAfter(fn func(*http.Request, *http.Response)) {
 	h.mu.Unlock()
 }
 
+// setBefore installs fn; when it returns handled, its answer is the
+// request's and the server never sees it.
+func (h *hookRT) setBefore(fn func(*http.Request) (resp *http.Response, handled bool, err error)) {
+	h.mu.Lock()
+	h.before = fn
+	h.mu.Unlock()
+}
+
 func (h *hookRT) RoundTrip(r *http.Request) (*http.Response, error) {
+	h.mu.Lock()
+	before := h.before
+	h.mu.Unlock()
+	if before != nil {
+		if resp, handled, err := before(r); handled {
+			return resp, err
+		}
+	}
 	resp, err := h.next.RoundTrip(r)
 	h.mu.Lock()
 	after := h.after

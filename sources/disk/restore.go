@@ -19,9 +19,9 @@ var _ sources.Restorer = (*Source)(nil)
 
 // Errors a restore reports (wrapped, naming the file).
 var (
-	// ErrConflict: under PolicySkip a different file is already where the
-	// item goes; it is left alone and reported.
-	ErrConflict = errors.New("a different file is already there, left as it is; use --policy replace or copy")
+	// ErrConflict: under PolicySkip a different file (or a folder) is
+	// already where the item goes; it is left alone and reported.
+	ErrConflict = errors.New("left as it is")
 	// ErrInsufficientStorage: the Disk answered 507. The container's
 	// restore stops there (every later upload would fail the same way).
 	ErrInsufficientStorage = errors.New("not enough free space on the Disk (507 Insufficient Storage); restore of this Disk stopped")
@@ -167,7 +167,7 @@ func (r *restorer) skip(ctx context.Context, it sources.RestoreItem, m Meta, des
 	case err == nil:
 		return true, r.keepModified(ctx, it, m, dest, nil)
 	case isDiskErr(err, errNameDirExists):
-		return false, fmt.Errorf("a folder is there: %w", ErrConflict)
+		return false, conflict(api.Resource{Type: "dir"}, it)
 	case !isDiskErr(err, errNameExists):
 		return false, err
 	}
@@ -317,9 +317,9 @@ func sameTime(a, b string) bool {
 
 func conflict(ex api.Resource, it sources.RestoreItem) error {
 	if ex.Type == "dir" {
-		return fmt.Errorf("a folder is there: %w", ErrConflict)
+		return fmt.Errorf("a folder of that name is there, %w; use --policy copy to restore the file beside it", ErrConflict)
 	}
-	return fmt.Errorf("it holds %d bytes (sha256 %.12s…), the backup %d bytes (sha256 %.12s…): %w",
+	return fmt.Errorf("exists with other content (there: %d bytes, sha256 %.12s…; backup: %d bytes, sha256 %.12s…), %w; use --policy replace or copy",
 		ex.Size, ex.SHA256, it.Size, it.Hash, ErrConflict)
 }
 
