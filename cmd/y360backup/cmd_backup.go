@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -78,9 +77,7 @@ reported and skipped, and the command exits 1 at the end if anything failed.`,
 // reportSnapshot prints a run's summary and turns failures into errPartial.
 func reportSnapshot(w io.Writer, asJSON bool, snap *backup.Snapshot) error {
 	if asJSON {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(snap); err != nil {
+		if err := printJSON(w, snap); err != nil {
 			return err
 		}
 	} else {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -30,11 +29,7 @@ func newExportCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cfg, err := loadConfig(g)
-			if err != nil {
-				return err
-			}
-			repo, err := openRepo(cmd.Context(), cfg)
+			_, repo, err := openConfigRepo(cmd, g)
 			if err != nil {
 				return err
 			}
@@ -46,7 +41,7 @@ func newExportCommand(g *globalOptions) *cobra.Command {
 			if rep != nil {
 				out := cmd.OutOrStdout()
 				if g.json {
-					json.NewEncoder(out).Encode(rep)
+					printJSON(out, rep)
 				} else {
 					fmt.Fprintf(out, "exported snapshot %s to %s: %d containers, %d items (%s), %d failed\n",
 						snap.ID, opts.out, rep.Containers, rep.Items, humanBytes(rep.Bytes), rep.Failed)
@@ -55,13 +50,10 @@ func newExportCommand(g *globalOptions) *cobra.Command {
 					}
 				}
 			}
-			if err != nil {
+			if rep == nil {
 				return err
 			}
-			if rep.Failed > 0 {
-				return fmt.Errorf("%w: %d item(s) not exported", errPartial, rep.Failed)
-			}
-			return nil
+			return finished(err, rep.Failed, "exported")
 		},
 	}
 	opts.snapshotFlags.add(cmd)

@@ -50,11 +50,7 @@ func newLsCommand(g *globalOptions) *cobra.Command {
 		Short: "Browse a snapshot: users, then sources and containers, then items",
 		Args:  cobra.MaximumNArgs(3),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := loadConfig(g)
-			if err != nil {
-				return err
-			}
-			repo, err := openRepo(cmd.Context(), cfg)
+			_, repo, err := openConfigRepo(cmd, g)
 			if err != nil {
 				return err
 			}
@@ -120,9 +116,7 @@ func runLs(cmd *cobra.Command, g *globalOptions, repo *backup.Repository, snap *
 	sort.SliceStable(rows, func(i, j int) bool { return rows[i].User+rows[i].Source < rows[j].User+rows[j].Source })
 	out := cmd.OutOrStdout()
 	if g.json {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rows)
+		return printJSON(out, rows)
 	}
 	fmt.Fprintf(out, "snapshot %s (%s, %s)\n", snap.ID, snap.Started.Local().Format("2006-01-02 15:04:05"), snap.Status)
 	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -116,13 +115,10 @@ what it already wrote is recognised and skipped.`,
 			if rep != nil {
 				printRestore(cmd, g, snap, rep)
 			}
-			if err != nil {
+			if rep == nil {
 				return err
 			}
-			if rep.Failed > 0 {
-				return fmt.Errorf("%w: %d item(s) not restored", errPartial, rep.Failed)
-			}
-			return nil
+			return finished(err, rep.Failed, "restored")
 		},
 	}
 	opts.snapshotFlags.add(cmd)
@@ -136,9 +132,7 @@ what it already wrote is recognised and skipped.`,
 func printRestore(cmd *cobra.Command, g *globalOptions, snap *backup.Snapshot, rep *backup.RestoreReport) {
 	out := cmd.OutOrStdout()
 	if g.json {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		enc.Encode(rep)
+		printJSON(out, rep)
 		return
 	}
 	fmt.Fprintf(out, "restore from snapshot %s into %s: %d containers, %d items selected (%s), %d written, %d already there, %d failed\n",

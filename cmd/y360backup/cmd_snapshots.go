@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"text/tabwriter"
 
@@ -14,19 +13,13 @@ func newSnapshotsCommand(g *globalOptions) *cobra.Command {
 		Short: "List the backup runs stored in the repository",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := loadConfig(g)
-			if err != nil {
-				return err
-			}
-			repo, err := openRepo(cmd.Context(), cfg)
+			_, repo, err := openConfigRepo(cmd, g)
 			if err != nil {
 				return err
 			}
 			snaps, err := repo.Snapshots(cmd.Context())
 			if g.json {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				if jerr := enc.Encode(snaps); jerr != nil {
+				if jerr := printJSON(cmd.OutOrStdout(), snaps); jerr != nil {
 					return jerr
 				}
 				return err

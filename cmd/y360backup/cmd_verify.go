@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -21,11 +20,7 @@ func newVerifyCommand(g *globalOptions) *cobra.Command {
 		Short: "Re-read stored objects of a snapshot and check their hashes",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := loadConfig(g)
-			if err != nil {
-				return err
-			}
-			repo, err := openRepo(cmd.Context(), cfg)
+			_, repo, err := openConfigRepo(cmd, g)
 			if err != nil {
 				return err
 			}
@@ -48,7 +43,7 @@ func runVerify(cmd *cobra.Command, g *globalOptions, repo *backup.Repository, op
 	}
 	out := cmd.OutOrStdout()
 	if g.json {
-		json.NewEncoder(out).Encode(rep)
+		printJSON(out, rep)
 	} else {
 		fmt.Fprintf(out, "verify %s: %d containers, %d items, %d objects read (%s)\n",
 			snap.ID, rep.Containers, rep.Items, rep.Objects, humanBytes(rep.Bytes))
