@@ -27,6 +27,10 @@ func TestConfigValidate(t *testing.T) {
 		{"empty glob", func(c *Config) { c.Include = []string{" "} }, "empty"},
 		{"negative duration", func(c *Config) { c.LockedWait = -time.Second }, "negative"},
 		{"negative resumes", func(c *Config) { c.ResumeAttempts = -1 }, "negative"},
+		{"restore workers", func(c *Config) { c.RestoreWorkers = 65 }, "restore_workers"},
+		{"negative restore workers", func(c *Config) { c.RestoreWorkers = -1 }, "restore_workers"},
+		{"modified property off", func(c *Config) { c.ModifiedProperty = NoModifiedProperty }, ""},
+		{"modified property with a space", func(c *Config) { c.ModifiedProperty = "my prop" }, "modified_property"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -46,8 +50,12 @@ func TestConfigValidate(t *testing.T) {
 func TestConfigDefaults(t *testing.T) {
 	c := Config{}.withDefaults()
 	if c.URL != DefaultURL || c.PageSize != DefaultPageSize || c.RPS != DefaultRPS || c.Listing != ListFiles ||
-		c.ResumeAttempts != DefaultResumeAttempts || c.MaxRetries != 4 || c.StallTimeout != DefaultStallTimeout {
+		c.ResumeAttempts != DefaultResumeAttempts || c.MaxRetries != 4 || c.StallTimeout != DefaultStallTimeout ||
+		c.RestoreWorkers != DefaultRestoreWorkers || c.modifiedProperty() != DefaultModifiedProperty {
 		t.Fatalf("defaults: %+v", c)
+	}
+	if p := (Config{ModifiedProperty: NoModifiedProperty}).withDefaults().modifiedProperty(); p != "" {
+		t.Fatalf("modified property %q, want off", p)
 	}
 	if c := (Config{RPS: -1, MaxRetries: -1}).withDefaults(); c.RPS != -1 || c.MaxRetries != -1 {
 		t.Fatalf("negative values must survive (unlimited / no retries): %+v", c)

@@ -174,3 +174,29 @@ func TestRestoreModifiedSurvivesRounds(t *testing.T) {
 		t.Errorf("after two rounds the property is %v", got.props)
 	}
 }
+
+// With the property turned off a restore sends two requests per file
+// (link and PUT) and patches nothing.
+func TestRestoreWithoutModifiedProperty(t *testing.T) {
+	d := newRestoreEnv(t, func(c *disk.Config) { c.ModifiedProperty = disk.NoModifiedProperty })
+	email := d.user.Email
+	for i := range 5 {
+		must(t, d.emu.DiskPutFile(email, "/flat "+string(rune('a'+i))+".txt", []byte(strings.Repeat("b", i)), snapTime))
+	}
+	snap := d.backup(t)
+	d.wipe(t, email)
+	d.emu.ResetCounts()
+	opts := d.opts(snap)
+	opts.InPlace = true
+	if rep := d.restore(t, opts); rep.Written != 5 {
+		t.Fatalf("wrote %d", rep.Written)
+	}
+	if n, patches := totalRequests(d.emu), countMethod(d.emu, "PATCH"); n != 10 || patches != 0 {
+		t.Errorf("%d requests, %d PATCHes; want 10 and none", n, patches)
+	}
+	for p, f := range d.account(t, email) {
+		if f.props != nil {
+			t.Errorf("%s has properties %v", p, f.props)
+		}
+	}
+}
