@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -107,6 +108,9 @@ func TestRestoreInsufficientStorage(t *testing.T) {
 	if rep.Written != 10 || rep.Failed != 1 || !strings.Contains(text, "(container)") ||
 		!strings.Contains(text, "507") || !strings.Contains(text, "not enough free space") || !strings.Contains(text, "/file ") {
 		t.Errorf("wrote %d, %d failures; want 10 and one naming the file and 507", rep.Written, rep.Failed)
+	}
+	if regexp.MustCompile(`/upload-target/[0-9a-f]{6}`).MatchString(text) || !strings.Contains(text, "/upload-target/…") {
+		t.Errorf("the report repeats the upload link:\n%s", text)
 	}
 	if puts := d.emu.Count("/upload-target/"); puts > 10+2 {
 		t.Errorf("%d PUTs: the restore went on after the 507", puts)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/y360backup/y360backup/sources"
@@ -135,7 +136,7 @@ func (r *restorer) put(ctx context.Context, href string, it sources.RestoreItem)
 		if stalled && ctx.Err() == nil {
 			return 0, fmt.Errorf("%w: the connection took no bytes for %v", errStalled, r.cfg.StallTimeout)
 		}
-		return 0, err
+		return 0, redact(err, req.URL.EscapedPath())
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
@@ -172,4 +173,23 @@ func (r *restorer) waitOperation(ctx context.Context, id string) error {
 			return err
 		}
 	}
+}
+
+// redactedErr is an error whose text has the upload link's path cut out
+// (the path is the link: whoever has it can upload there for a while); it
+// still unwraps to the original, so errors.Is/As see the same error.
+type redactedErr struct {
+	err error
+	msg string
+}
+
+func (e *redactedErr) Error() string { return e.msg }
+func (e *redactedErr) Unwrap() error { return e.err }
+
+func redact(err error, secret string) error {
+	if len(secret) < 2 || !strings.Contains(err.Error(), secret) {
+		return err
+	}
+	i := strings.LastIndex(secret, "/")
+	return &redactedErr{err: err, msg: strings.ReplaceAll(err.Error(), secret, secret[:i+1]+"…")}
 }
