@@ -24,7 +24,8 @@ const (
 	scopeUsersRead = "directory:read_users"
 )
 
-// neededScopes are the service-application scopes the enabled sources use.
+// neededScopes are the service-application scopes the enabled sources use
+// for backup: read-only, so the backup host cannot change mailboxes.
 func neededScopes(cfg *config.Config) []string {
 	var s []string
 	if config.On(cfg.Sources.Mail.Enabled) {
@@ -39,10 +40,25 @@ func neededScopes(cfg *config.Config) []string {
 	return s
 }
 
+// restoreScopes are what restoring into accounts needs on top (IMAP APPEND,
+// Disk upload; calendar:all already allows CalDAV PUT). Least privilege: a
+// separate service application for restores keeps the daemon read-only.
+func restoreScopes(cfg *config.Config) []string {
+	var s []string
+	if config.On(cfg.Sources.Mail.Enabled) {
+		s = append(s, "mail:imap_full")
+	}
+	if config.On(cfg.Sources.Disk.Enabled) {
+		s = append(s, "cloud_api:disk.write")
+	}
+	return s
+}
+
 type setupOptions struct {
 	testUser       string
 	ownerTokenFile string
 	dryRun         bool
+	restore        bool
 }
 
 func newSetupCommand(g *globalOptions) *cobra.Command {
@@ -73,6 +89,7 @@ another. Tokens are never printed.`,
 	cmd.Flags().StringVar(&opts.testUser, "test-user", "", "user (email or uid) to mint the test token for (default: the first enabled user)")
 	cmd.Flags().StringVar(&opts.ownerTokenFile, "owner-token-file", "", "file holding the org owner's OAuth token, if not organization.admin_token")
 	cmd.Flags().BoolVar(&opts.dryRun, "dry-run", false, "show what would change without changing anything")
+	cmd.Flags().BoolVar(&opts.restore, "restore", false, "also grant the write scopes restore needs (mail:imap_full, cloud_api:disk.write)")
 	return cmd
 }
 
@@ -94,6 +111,9 @@ func runSetup(ctx context.Context, cfg *config.Config, opts setupOptions, out io
 	}
 	p := &printer{out: out}
 	need := neededScopes(cfg)
+	if opts.restore {
+		need = append(need, restoreScopes(cfg)...)
+	}
 	clientID := cfg.Organization.ClientID
 
 	// 0. What the owner token can do (the endpoint is undocumented: tolerate 404).
