@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -32,23 +33,22 @@ type PutStats struct {
 }
 
 // PutObject streams r into the repository: it hashes and compresses it into a
-// spool file (the key is the hash, known only at EOF), then uploads the spool
-// unless the object already exists. Memory stays bounded by the encoder window.
+// spool (the key is the hash, known only at EOF), then uploads the spool
+// unless the object already exists. Memory stays bounded: the spool keeps at
+// most spoolMem bytes in memory and moves larger objects to a temp file.
 func (r *Repository) PutObject(ctx context.Context, rd io.Reader) (sources.Body, PutStats, error) {
-	f, err := os.CreateTemp(r.spoolDir, "y360spool-*")
-	if err != nil {
-		return sources.Body{}, PutStats{}, fmt.Errorf("repository: spool file in %s: %w", r.spoolDir, err)
-	}
-	defer os.Remove(f.Name())
-	defer f.Close()
-
+	sp := &spool{dir: r.spoolDir}
+	defer sp.close()
 	h := sha256.New()
-	e := r.encoder(f)
+	e := r.encoder(sp)
 	n, err := io.Copy(e, io.TeeReader(rd, h))
 	if cerr := e.Close(); err == nil {
 		err = cerr
 	}
 	r.putEncoder(e)
+	if err == nil {
+		err = sp.err
+	}
 	if err != nil {
 		return sources.Body{}, PutStats{}, fmt.Errorf("repository: read body: %w", err)
 	}
@@ -56,14 +56,11 @@ func (r *Repository) PutObject(ctx context.Context, rd io.Reader) (sources.Body,
 	if r.HasObject(ctx, body.Hash) {
 		return body, PutStats{}, nil
 	}
-	size, err := f.Seek(0, io.SeekCurrent)
+	content, size, err := sp.reader()
 	if err != nil {
 		return body, PutStats{}, err
 	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return body, PutStats{}, err
-	}
-	err = r.sink.Put(ctx, ObjectKey(body.Hash), io.LimitReader(f, size), size)
+	err = r.sink.Put(ctx, ObjectKey(body.Hash), content, size)
 	if err != nil && !errors.Is(err, sinks.ErrExist) {
 		return body, PutStats{}, fmt.Errorf("repository: store object %s: %w", body.Hash[:12], err)
 	}
@@ -72,6 +69,64 @@ func (r *Repository) PutObject(ctx context.Context, rd io.Reader) (sources.Body,
 		return body, PutStats{}, nil
 	}
 	return body, PutStats{Uploaded: true, Compressed: size}, nil
+}
+
+// spoolMem is how much compressed data a spool keeps in memory before it
+// moves to a temp file: most mail fits, so most puts touch no spool file.
+const spoolMem = 1 << 20
+
+// spool holds one compressed object until its hash (its key) is known.
+type spool struct {
+	dir string
+	mem bytes.Buffer
+	f   *os.File
+	n   int64
+	err error
+}
+
+func (s *spool) Write(p []byte) (int, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
+	if s.f == nil && s.mem.Len()+len(p) > spoolMem {
+		f, err := os.CreateTemp(s.dir, "y360spool-*")
+		if err != nil {
+			s.err = fmt.Errorf("repository: spool file in %s: %w", s.dir, err)
+			return 0, s.err
+		}
+		s.f = f
+		if _, err := f.Write(s.mem.Bytes()); err != nil {
+			s.err = err
+			return 0, err
+		}
+		s.mem = bytes.Buffer{}
+	}
+	var n int
+	if s.f != nil {
+		n, s.err = s.f.Write(p)
+	} else {
+		n, _ = s.mem.Write(p)
+	}
+	s.n += int64(n)
+	return n, s.err
+}
+
+// reader returns the spooled bytes from the start, and their length.
+func (s *spool) reader() (io.Reader, int64, error) {
+	if s.f == nil {
+		return bytes.NewReader(s.mem.Bytes()), s.n, nil
+	}
+	if _, err := s.f.Seek(0, io.SeekStart); err != nil {
+		return nil, 0, err
+	}
+	return io.LimitReader(s.f, s.n), s.n, nil
+}
+
+func (s *spool) close() {
+	if s.f != nil {
+		s.f.Close()
+		os.Remove(s.f.Name())
+	}
 }
 
 func (r *Repository) markKnown(h string) {
