@@ -50,6 +50,18 @@ type Options struct {
 	OnSelect func(email, mailbox string) error
 	// OnFetch, if set, runs before every FETCH, with the same error rules.
 	OnFetch func(email, mailbox string, numSet imap.NumSet, options *imap.FetchOptions) error
+	// OnAppend, if set, runs for every APPEND once the server has accepted
+	// the literal (size bytes), before the message is stored, with the same
+	// error rules: an error refuses the APPEND (e.g. an *imap.Error with
+	// imap.ResponseCodeTooBig), ErrDrop closes the connection.
+	OnAppend func(email, mailbox string, size int64) error
+	// AppendLimit, if not zero, is advertised as APPENDLIMIT=<n> after login
+	// and larger APPENDs are refused with NO [TOOBIG] before their literal.
+	AppendLimit uint32
+	// PermanentFlags, if not nil, replaces the PERMANENTFLAGS that SELECT
+	// reports (by default the folder's flags and \*). It changes only what
+	// clients are told; keywords sent anyway are still stored.
+	PermanentFlags []imap.Flag
 	// DebugWriter receives the raw protocol traffic (tokens included).
 	DebugWriter io.Writer
 }
@@ -90,6 +102,7 @@ type Stats struct {
 	Selects      int64 // SELECT and EXAMINE commands
 	Fetches      int64 // FETCH commands
 	BodyFetches  int64 // FETCH commands that asked for a body section
+	Appends      int64 // messages stored by APPEND
 }
 
 // Server is an in-process IMAP server. Its methods are safe for concurrent use.
@@ -104,7 +117,7 @@ type Server struct {
 	users map[string]*user // by lower-cased email
 	ln    net.Listener
 
-	logins, authFailures, selects, fetches, bodyFetches atomic.Int64
+	logins, authFailures, selects, fetches, bodyFetches, appends atomic.Int64
 }
 
 // New returns a server that accepts tokens validate approves. opts may be nil.
@@ -141,7 +154,11 @@ func New(validate ValidateFunc, opts *Options) (*Server, error) {
 	}
 	s.imap = imapserver.New(&imapserver.Options{
 		NewSession: func(c *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-			return &session{srv: s, conn: c}, nil, nil
+			sess := &session{srv: s, conn: c}
+			if s.opts.AppendLimit != 0 {
+				return &limitedSession{sess}, nil, nil
+			}
+			return sess, nil, nil
 		},
 		Caps:         s.opts.Caps,
 		Logger:       discardLogger{},
@@ -216,6 +233,7 @@ func (s *Server) Stats() Stats {
 		Selects:      s.selects.Load(),
 		Fetches:      s.fetches.Load(),
 		BodyFetches:  s.bodyFetches.Load(),
+		Appends:      s.appends.Load(),
 	}
 }
 

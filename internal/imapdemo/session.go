@@ -3,6 +3,7 @@ package imapdemo
 import (
 	"bytes"
 	"errors"
+	"io"
 	"strings"
 
 	"github.com/emersion/go-imap/v2"
@@ -27,6 +28,32 @@ var (
 	_ imapserver.SessionNamespace = (*session)(nil)
 	_ imapserver.SessionMove      = (*session)(nil)
 )
+
+// exactLiteral turns a literal cut short (the client went away in the
+// middle) into an error, so that the partial message is not stored: real
+// servers discard such an APPEND, while imapserver hands the short literal on
+// as if it were complete.
+type exactLiteral struct {
+	imap.LiteralReader
+	n int64
+}
+
+func (l *exactLiteral) Read(p []byte) (int, error) {
+	n, err := l.LiteralReader.Read(p)
+	l.n += int64(n)
+	if err == io.EOF && l.n != l.Size() {
+		err = io.ErrUnexpectedEOF
+	}
+	return n, err
+}
+
+// limitedSession is a session with Options.AppendLimit (imapserver
+// advertises APPENDLIMIT whenever a session has the method, so only these do).
+type limitedSession struct{ *session }
+
+var _ imapserver.SessionAppendLimit = limitedSession{}
+
+func (s limitedSession) AppendLimit() uint32 { return s.srv.opts.AppendLimit }
 
 // errAuthFailed is Yandex's wording for a refused login or token.
 var errAuthFailed = &imap.Error{
@@ -148,6 +175,23 @@ func (s *session) Select(name string, options *imap.SelectOptions) (*imap.Select
 	data, err := s.UserSession.Select(name, options)
 	if err == nil {
 		s.selected = name
+		if pf := s.srv.opts.PermanentFlags; pf != nil {
+			data.PermanentFlags = append([]imap.Flag{}, pf...)
+		}
+	}
+	return data, err
+}
+
+// Append runs Options.OnAppend before storing the message.
+func (s *session) Append(mailbox string, r imap.LiteralReader, options *imap.AppendOptions) (*imap.AppendData, error) {
+	if hook := s.srv.opts.OnAppend; hook != nil {
+		if err := hook(s.u.email, mailbox, r.Size()); err != nil {
+			return nil, s.hookErr(err)
+		}
+	}
+	data, err := s.UserSession.Append(mailbox, &exactLiteral{LiteralReader: r}, options)
+	if err == nil {
+		s.srv.appends.Add(1)
 	}
 	return data, err
 }

@@ -197,6 +197,15 @@ func (s *Server) Expunge(email, folder string, uids ...imap.UID) error {
 	return nil
 }
 
+// MessageCount returns the number of messages in a folder.
+func (s *Server) MessageCount(email, folder string) (int, error) {
+	st, err := s.ensureUser(email).mem.Status(folder, &imap.StatusOptions{NumMessages: true})
+	if err != nil {
+		return 0, fmt.Errorf("imapdemo: status %q for %s: %w", folder, email, err)
+	}
+	return int(*st.NumMessages), nil
+}
+
 // UIDValidity returns a folder's UIDVALIDITY.
 func (s *Server) UIDValidity(email, folder string) (uint32, error) {
 	st, err := s.ensureUser(email).mem.Status(folder, &imap.StatusOptions{UIDValidity: true})

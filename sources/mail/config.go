@@ -22,6 +22,9 @@ const (
 	DefaultAddr      = "imap.yandex.ru:993"
 	DefaultBatchSize = 100
 	DefaultTimeout   = 2 * time.Minute
+	// DefaultAppendPipeline is how many restore APPENDs may await their
+	// answer at once.
+	DefaultAppendPipeline = 8
 )
 
 // Config configures the mail source. The zero value is usable: zero fields
@@ -51,6 +54,9 @@ type Config struct {
 	// while a command is outstanding, every read and write must make
 	// progress within Timeout or the connection is dropped (default 2m).
 	Timeout time.Duration `yaml:"timeout"`
+	// AppendPipeline is how many APPENDs a restore sends before it waits for
+	// the answer to the first (default 8; 1 = one at a time).
+	AppendPipeline int `yaml:"append_pipeline"`
 }
 
 // NewConfig returns the defaults: Yandex over implicit TLS, batches of 100
@@ -61,6 +67,8 @@ func NewConfig() Config {
 		Security:  SecurityTLS,
 		BatchSize: DefaultBatchSize,
 		Timeout:   DefaultTimeout,
+
+		AppendPipeline: DefaultAppendPipeline,
 	}
 }
 
@@ -79,6 +87,9 @@ func (c Config) withDefaults() Config {
 	if c.Timeout == 0 {
 		c.Timeout = d.Timeout
 	}
+	if c.AppendPipeline == 0 {
+		c.AppendPipeline = d.AppendPipeline
+	}
 	return c
 }
 
@@ -95,6 +106,9 @@ func (c Config) Validate() error {
 	}
 	if c.BatchSize < 1 || c.BatchSize > 10000 {
 		return fmt.Errorf("mail: batch_size %d: want 1..10000", c.BatchSize)
+	}
+	if c.AppendPipeline < 1 || c.AppendPipeline > 100 {
+		return fmt.Errorf("mail: append_pipeline %d: want 1..100", c.AppendPipeline)
 	}
 	if c.Timeout < time.Second {
 		return fmt.Errorf("mail: timeout %v: want at least 1s", c.Timeout)

@@ -77,19 +77,7 @@ type imapSeeder struct {
 
 func newSeeder(t *testing.T, addr, email string) *imapSeeder {
 	t.Helper()
-	c, err := imapclient.DialInsecure(addr, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	if err := c.Authenticate(&xoauth2Client{user: email, token: dovecotToken(email)}); err != nil {
-		t.Fatalf("seeder login: %v", err)
-	}
-	l, err := c.List("", "", nil).Collect()
-	if err != nil || len(l) != 1 {
-		t.Fatalf("LIST \"\" \"\": %v %v", l, err)
-	}
-	return &imapSeeder{t: t, c: c, delim: string(l[0].Delim)}
+	return dialSeeder(t, addr, email, dovecotToken(email))
 }
 
 func (s *imapSeeder) create(name string) {

@@ -7,11 +7,13 @@ import (
 	"github.com/emersion/go-imap/v2"
 )
 
-// folder is one selectable mailbox from LIST. name is decoded from modified
-// UTF-7 by imapclient and used verbatim (with the server's delimiter) as the
-// container name.
+// folder is one mailbox from LIST. name is decoded from modified UTF-7 (see
+// decodeMailbox) and used verbatim (with the server's delimiter) as the
+// container name; raw is the name as the server sent it.
 type folder struct {
 	name  string
+	raw   string
+	delim string // hierarchy delimiter; "" when the server sent NIL
 	attrs []imap.MailboxAttr
 }
 

@@ -22,7 +22,8 @@ import (
 // maxNameLiteral bounds a folder name sent as a literal.
 const maxNameLiteral = 64 << 10
 
-// list runs LIST "" "*" and returns the selectable folders in server order.
+// list runs LIST "" "*" and returns every listed name in server order,
+// \Noselect and \NonExistent ones included (see selectable).
 func (l *loginConn) list() ([]folder, error) {
 	tag := l.nextTag()
 	if err := l.send(tag + ` LIST "" "*"`); err != nil {
@@ -53,12 +54,22 @@ func (l *loginConn) list() ([]folder, error) {
 				return nil, fmt.Errorf("LIST: %w", err)
 			}
 		}
+		f.raw = f.name
 		f.name = decodeMailbox(f.name)
-		if f.hasAttr(string(imap.MailboxAttrNoSelect)) || f.hasAttr(string(imap.MailboxAttrNonExistent)) {
-			continue
-		}
 		out = append(out, f)
 	}
+}
+
+// selectable drops the names that are not folders one can open (\Noselect
+// hierarchy nodes, \NonExistent parents).
+func selectable(all []folder) []folder {
+	var out []folder
+	for _, f := range all {
+		if !f.hasAttr(string(imap.MailboxAttrNoSelect)) && !f.hasAttr(string(imap.MailboxAttrNonExistent)) {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // readLiteralLine reads an n-byte literal and the rest of its line.
@@ -92,12 +103,12 @@ func parseListLine(s string) (f folder, literal int, err error) {
 		f.attrs = append(f.attrs, imap.MailboxAttr(a))
 	}
 	s = strings.TrimLeft(s[end+1:], " ")
-	// Delimiter: a quoted character or NIL; we do not need its value.
+	// Delimiter: a quoted character or NIL (a flat namespace).
 	switch {
-	case len(s) >= 3 && strings.HasPrefix(s, `"\`):
-		s = s[4:] // `"\\"` or `"\""`
+	case len(s) >= 4 && strings.HasPrefix(s, `"\`):
+		f.delim, s = s[2:3], s[4:] // `"\\"` or `"\""`
 	case len(s) >= 3 && s[0] == '"':
-		s = s[3:]
+		f.delim, s = s[1:2], s[3:]
 	case len(s) >= 3 && strings.EqualFold(s[:3], "NIL"):
 		s = s[3:]
 	default:

@@ -59,36 +59,11 @@ func (s *session) check(err error) error {
 // the folders are listed before imapclient takes over (see list.go) and kept
 // in session.folders.
 func dial(ctx context.Context, cfg Config, email, token string, list bool, wrap func(net.Conn) net.Conn) (*session, error) {
-	d := net.Dialer{Timeout: cfg.Timeout}
-	raw, err := d.DialContext(ctx, "tcp", cfg.Addr)
+	lc, err := dialLogin(ctx, cfg, email, token, list, wrap)
 	if err != nil {
-		return nil, &connError{fmt.Errorf("connect %s: %w", cfg.Addr, err)}
-	}
-	if wrap != nil {
-		raw = wrap(raw)
-	}
-	dc := newDeadlineConn(raw, cfg.Timeout)
-	stop := context.AfterFunc(ctx, func() { dc.Conn.Close() })
-	fail := func(err error) (*session, error) {
-		stop()
-		dc.Conn.Close()
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
 		return nil, err
 	}
-
-	dc.begin()
-	lr, err := login(cfg, dc, email, token, list)
-	dc.end()
-	if err != nil {
-		var refused *refusedError
-		if errors.As(err, &refused) {
-			return fail(err)
-		}
-		return fail(&connError{fmt.Errorf("%s: %w", cfg.Addr, err)})
-	}
-
+	lr, dc := lc.res, lc.dc
 	// Hand the logged-in connection to imapclient behind a PREAUTH greeting
 	// that carries the post-login capabilities (if the server told us).
 	greeting := "* PREAUTH y360backup: logged in\r\n"
@@ -96,7 +71,7 @@ func dial(ctx context.Context, cfg Config, email, token string, list bool, wrap 
 		greeting = "* PREAUTH [CAPABILITY " + lr.caps + "] y360backup: logged in\r\n"
 	}
 	pc := &prefixConn{Conn: lr.conn, r: io.MultiReader(strings.NewReader(greeting), strings.NewReader(lr.buffered), lr.conn)}
-	s := &session{cl: imapclient.New(pc, nil), dc: dc, stop: stop, folders: lr.folders}
+	s := &session{cl: imapclient.New(pc, nil), dc: dc, stop: lc.stop, folders: lr.folders}
 	dc.begin()
 	err = s.cl.WaitGreeting()
 	if err == nil {
@@ -108,9 +83,54 @@ func dial(ctx context.Context, cfg Config, email, token string, list bool, wrap 
 	dc.end()
 	if err != nil {
 		s.cl.Close()
-		return fail(&connError{fmt.Errorf("%s: after login: %w", cfg.Addr, err)})
+		return lc.fail(ctx, &connError{fmt.Errorf("%s: after login: %w", cfg.Addr, err)})
 	}
 	return s, nil
+}
+
+// loggedIn is a connection right after login, before anyone speaks IMAP on it.
+type loggedIn struct {
+	res  loginResult
+	dc   *deadlineConn
+	stop func() bool // stops the ctx watcher
+}
+
+// fail closes the connection and returns err (ctx's error if ctx is done).
+func (lc *loggedIn) fail(ctx context.Context, err error) (*session, error) {
+	lc.stop()
+	lc.dc.Conn.Close()
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	return nil, err
+}
+
+// dialLogin connects and logs in (see login). The connection is closed as
+// soon as ctx is done. A refused token gives a *refusedError, other failures
+// a *connError.
+func dialLogin(ctx context.Context, cfg Config, email, token string, list bool, wrap func(net.Conn) net.Conn) (*loggedIn, error) {
+	d := net.Dialer{Timeout: cfg.Timeout}
+	raw, err := d.DialContext(ctx, "tcp", cfg.Addr)
+	if err != nil {
+		return nil, &connError{fmt.Errorf("connect %s: %w", cfg.Addr, err)}
+	}
+	if wrap != nil {
+		raw = wrap(raw)
+	}
+	dc := newDeadlineConn(raw, cfg.Timeout)
+	lc := &loggedIn{dc: dc, stop: context.AfterFunc(ctx, func() { dc.Conn.Close() })}
+	dc.begin()
+	lc.res, err = login(cfg, dc, email, token, list)
+	dc.end()
+	if err != nil {
+		var refused *refusedError
+		if !errors.As(err, &refused) {
+			err = &connError{fmt.Errorf("%s: %w", cfg.Addr, err)}
+		}
+		_, err = lc.fail(ctx, err)
+		return nil, err
+	}
+	return lc, nil
 }
 
 // loginResult is what login hands on to imapclient.
@@ -118,7 +138,8 @@ type loginResult struct {
 	conn     net.Conn // TLS or not, to use from now on
 	caps     string   // post-login capabilities, if announced
 	buffered string   // bytes already read past the last response
-	folders  []folder // LIST result, if asked for
+	folders  []folder // selectable folders of the LIST result, if asked for
+	listed   []folder // the whole LIST result, \Noselect names included
 }
 
 // login does greeting, optional STARTTLS/TLS, AUTHENTICATE XOAUTH2 and
@@ -161,9 +182,10 @@ func login(cfg Config, c net.Conn, email, token string, list bool) (loginResult,
 		return res, err
 	}
 	if list {
-		if res.folders, err = l.list(); err != nil {
+		if res.listed, err = l.list(); err != nil {
 			return res, err
 		}
+		res.folders = selectable(res.listed)
 	}
 	buffered, _ := l.br.Peek(l.br.Buffered())
 	res.conn, res.buffered = l.conn, string(buffered)

@@ -133,29 +133,45 @@ func (r *run) session(ctx context.Context) (*session, error) {
 	return r.sess, nil
 }
 
-// connect logs in with a token from r.tok (and lists folders with list). A
-// refused token is invalidated and one fresh token is tried before the user is
-// given up.
+// connect logs in with a token from r.tok (and lists folders with list).
 func (r *run) connect(ctx context.Context, list bool) error {
-	var refusal *refusedError
-	for attempt := 0; attempt < 2; attempt++ {
-		token, err := r.tok.Token(ctx)
-		if err != nil {
-			return &userError{fmt.Errorf("get token: %w", err)}
-		}
+	err := withToken(ctx, r.cfg, r.tok, "mail:imap_ro", func(token string) error {
 		s, err := dial(ctx, r.cfg, r.user.Email, token, list, r.src.wrapConn)
 		if err == nil {
 			r.sess = s
+		}
+		return err
+	})
+	if err != nil {
+		return &userError{err}
+	}
+	return nil
+}
+
+// withToken calls login with a token from tok. A refused token
+// (*refusedError) is invalidated and one fresh token is tried before giving
+// up with an error wrapping sources.ErrUnauthorized; scope names the scope
+// the service application needs, for that error. Other errors of login are
+// returned as they are.
+func withToken(ctx context.Context, cfg Config, tok sources.TokenSource, scope string, login func(token string) error) error {
+	var refusal *refusedError
+	for attempt := 0; attempt < 2; attempt++ {
+		token, err := tok.Token(ctx)
+		if err != nil {
+			return fmt.Errorf("get token: %w", err)
+		}
+		err = login(token)
+		if err == nil {
 			return nil
 		}
 		if !errors.As(err, &refusal) {
-			return &userError{err}
+			return err
 		}
-		r.tok.Invalidate(token)
+		tok.Invalidate(token)
 	}
-	return &userError{fmt.Errorf("IMAP server %s refused the OAuth token, also a freshly minted one (%v); "+
-		"check that the service application has the mail:imap_ro scope and that IMAP access is enabled for the user: %w",
-		r.cfg.Addr, refusal, sources.ErrUnauthorized)}
+	return fmt.Errorf("IMAP server %s refused the OAuth token, also a freshly minted one (%v); "+
+		"check that the service application has the %s scope and that IMAP access is enabled for the user: %w",
+		cfg.Addr, refusal, scope, sources.ErrUnauthorized)
 }
 
 func (r *run) drop() {
