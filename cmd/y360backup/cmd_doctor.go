@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/tls"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -12,14 +11,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
-	"github.com/emersion/go-imap/v2/imapclient"
-	"github.com/emersion/go-sasl"
 	"github.com/spf13/cobra"
 
 	"github.com/y360backup/y360backup/backup"
@@ -27,6 +23,8 @@ import (
 	"github.com/y360backup/y360backup/backup/daemon/logmask"
 	"github.com/y360backup/y360backup/sinks"
 	s3sink "github.com/y360backup/y360backup/sinks/s3"
+	"github.com/y360backup/y360backup/sources"
+	"github.com/y360backup/y360backup/sources/mail"
 	"github.com/y360backup/y360backup/sources/y360"
 )
 
@@ -156,10 +154,10 @@ func runDoctor(ctx context.Context, cfg *config.Config, opts doctorOptions, out 
 	if config.On(cfg.Sources.Mail.Enabled) {
 		if haveTok {
 			c, cancel = step()
-			n, err := probeIMAP(c, cfg.Sources.Mail, u.Email, tok.AccessToken)
+			n, err := probeIMAP(c, cfg, u, tok.AccessToken)
 			cancel()
 			if err != nil {
-				p.bad("IMAP login", err.Error(), imapFix(err, cfg))
+				p.bad("IMAP login", showText(err.Error()), imapFix(err, cfg)) // the error names the user
 			} else {
 				p.ok("IMAP login", fmt.Sprintf("%s: XOAUTH2 accepted, %d folder(s) listed", cfg.Sources.Mail.Addr, n))
 			}
@@ -272,58 +270,25 @@ func (e *statusError) Error() string {
 	return fmt.Sprintf("%s: HTTP %d %s", e.what, e.code, http.StatusText(e.code))
 }
 
-// probeIMAP logs in with XOAUTH2 and lists the folders.
-func probeIMAP(ctx context.Context, m config.Mail, email, token string) (int, error) {
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", m.Addr)
+// probeIMAP logs in with XOAUTH2 and lists the folders, exactly as the mail
+// source connects (the configured security, ca_file, timeouts).
+func probeIMAP(ctx context.Context, cfg *config.Config, u sources.User, token string) (int, error) {
+	src, err := mailSource(cfg)
 	if err != nil {
-		return 0, fmt.Errorf("connect %s: %w", m.Addr, err)
+		return 0, err
 	}
-	if dl, ok := ctx.Deadline(); ok {
-		_ = conn.SetDeadline(dl)
+	ms, ok := src.(*mail.Source)
+	if !ok {
+		return 0, fmt.Errorf("mail source is %T", src)
 	}
-	host, _, _ := net.SplitHostPort(m.Addr)
-	tcfg := &tls.Config{ServerName: host, InsecureSkipVerify: m.InsecureSkipVerify, MinVersion: tls.VersionTLS12}
-	var c *imapclient.Client
-	switch m.Security {
-	case "tls":
-		c = imapclient.New(tls.Client(conn, tcfg), nil)
-	case "starttls":
-		if c, err = imapclient.NewStartTLS(conn, &imapclient.Options{TLSConfig: tcfg}); err != nil {
-			return 0, fmt.Errorf("STARTTLS with %s: %w", m.Addr, err)
-		}
-	default:
-		c = imapclient.New(conn, nil)
-	}
-	defer c.Close()
-	stop := context.AfterFunc(ctx, func() { c.Close() })
-	defer stop()
-	if err := c.WaitGreeting(); err != nil {
-		return 0, fmt.Errorf("greeting from %s: %w", m.Addr, err)
-	}
-	if err := c.Authenticate(&xoauth2{user: email, token: token}); err != nil {
-		return 0, fmt.Errorf("XOAUTH2 login: %w", err)
-	}
-	boxes, err := c.List("", "*", nil).Collect()
-	if err != nil {
-		return 0, fmt.Errorf("LIST: %w", err)
-	}
-	_ = c.Logout().Wait()
-	return len(boxes), nil
+	return mail.Probe(ctx, ms.Config(), u, fixedToken(token))
 }
 
-// xoauth2 is the client side of SASL XOAUTH2 (go-sasl has none).
-type xoauth2 struct{ user, token string }
+// fixedToken is the one token doctor minted; Invalidate has nothing to drop.
+type fixedToken string
 
-var _ sasl.Client = (*xoauth2)(nil)
-
-func (x *xoauth2) Start() (string, []byte, error) {
-	return "XOAUTH2", []byte("user=" + x.user + "\x01auth=Bearer " + x.token + "\x01\x01"), nil
-}
-
-// Next answers the server's JSON error challenge with an empty line; the
-// server then fails the command.
-func (x *xoauth2) Next([]byte) ([]byte, error) { return []byte{}, nil }
+func (t fixedToken) Token(context.Context) (string, error) { return string(t), nil }
+func (fixedToken) Invalidate(string)                       {}
 
 // probeCalDAV asks the context URL for the current user's principal and
 // then PROPFINDs the principal for its calendar home.
