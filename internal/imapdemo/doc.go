@@ -17,8 +17,12 @@
 // A user's mailbox (INBOX plus localized special folders) is created on first
 // login or on first use by a seeding helper (CreateFolder, Append, SetFlags,
 // Expunge, DeleteFolder); SeedSample fills a mailbox with a deterministic
-// sample for the demo. Hooks (Options.OnSelect, Options.OnFetch) let tests
-// refuse a SELECT or drop the connection in the middle of a run.
+// sample for the demo. Hooks (Options.OnSelect, Options.OnFetch,
+// Options.OnAppend) let tests refuse a SELECT, FETCH or APPEND or drop the
+// connection in the middle of a run; Options.AppendLimit advertises and
+// enforces APPENDLIMIT, Options.PermanentFlags changes what SELECT says may
+// be stored. An APPEND whose literal is cut short (the client went away) is
+// discarded, as real servers do (imapserver alone would store the part).
 //
 // Limitations inherited from imapmemserver: message bodies live in memory and
 // a FETCH of BODY[] copies the whole message, so do not serve very large

@@ -327,3 +327,61 @@ func TestSeedSample(t *testing.T) {
 		}
 	}
 }
+
+func TestAppendOptions(t *testing.T) {
+	refused := &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeTooBig, Text: "too big for the hook"}
+	s := start(t, &Options{
+		AppendLimit:    100,
+		PermanentFlags: []imap.Flag{imap.FlagSeen, "$Forwarded"},
+		OnAppend: func(email, mailbox string, size int64) error {
+			switch size {
+			case 13:
+				return refused
+			case 17:
+				return ErrDrop
+			}
+			return nil
+		},
+	})
+	r := dialRaw(t, s)
+	r.send("a AUTHENTICATE XOAUTH2 " + xoauth2("u@x", "tok-u@x"))
+	r.until("a")
+	r.send("b CAPABILITY")
+	if caps := strings.Join(r.until("b"), " "); !strings.Contains(caps, "APPENDLIMIT=100") {
+		t.Fatalf("capabilities %q lack APPENDLIMIT=100", caps)
+	}
+	r.send("c SELECT INBOX")
+	if sel := strings.Join(r.until("c"), "\n"); !strings.Contains(sel, `[PERMANENTFLAGS (\Seen $Forwarded)]`) {
+		t.Fatalf("SELECT: %s", sel)
+	}
+	// Refused before the literal: no continuation request.
+	r.send("d APPEND INBOX {101}")
+	if l := r.line(); !strings.HasPrefix(l, "d NO [TOOBIG]") {
+		t.Fatalf("oversized APPEND: %q", l)
+	}
+	// Refused by the hook after the literal; a LITERAL+ literal is consumed.
+	r.send("e APPEND INBOX {13+}\r\n0123456789abc")
+	if l := r.until("e"); !strings.HasPrefix(l[len(l)-1], "e NO [TOOBIG] too big for the hook") {
+		t.Fatalf("refused APPEND: %q", l)
+	}
+	r.send("f APPEND INBOX (\\Seen) {5+}\r\nhello")
+	if l := r.until("f"); !strings.HasPrefix(l[len(l)-1], "f OK [APPENDUID ") {
+		t.Fatalf("APPEND: %q", l)
+	}
+	// A literal cut short by the client going away is not stored.
+	r.send("g APPEND INBOX {50+}\r\nonly part of it")
+	r.c.Close()
+	r2 := dialRaw(t, s)
+	r2.send("a AUTHENTICATE XOAUTH2 " + xoauth2("u@x", "tok-u@x"))
+	r2.until("a")
+	// ErrDrop closes the connection.
+	r2.send("b APPEND INBOX {17+}\r\n0123456789abcdefg")
+	if _, err := r2.br.ReadString('\n'); err == nil {
+		t.Fatal("connection still open after ErrDrop")
+	}
+	time.Sleep(300 * time.Millisecond) // the server notices the cut literal and the drop
+	n, err := s.MessageCount("u@x", "INBOX")
+	if err != nil || n != 1 || s.Stats().Appends != 1 {
+		t.Fatalf("%d messages (%v), %d appends; want only the complete, accepted one", n, err, s.Stats().Appends)
+	}
+}

@@ -60,4 +60,40 @@
 // (Config.Timeout) on the net.Conn, and cancelling ctx closes the connection.
 // Login (greeting, STARTTLS, AUTHENTICATE) and LIST are done by hand before
 // the connection is handed to imapclient; see login.go and list.go for why.
+//
+// # Restore
+//
+// Source implements sources.Restorer: RestoreContainer writes the messages of
+// one backed-up folder back with APPEND, the stored bytes unchanged, with
+// their flags (\Recent dropped, keywords only where PERMANENTFLAGS allows)
+// and INTERNALDATE. One connection per call, driven by hand after login
+// (wire.go: imapclient cannot send LITERAL+ literals over 4 KB).
+//
+//   - Destination (restore_dest.go): the original folder in place, or
+//     "<Under><delim><original>" ("Restored …|Archive|2017" at Yandex);
+//     missing levels are CREATEd one at a time, new names in modified UTF-7.
+//   - Index (restore_index.go): one streamed UID FETCH 1:* (UID RFC822.SIZE
+//     INTERNALDATE ENVELOPE) of the destination; an item is present when a
+//     message with its Message-Id and size is (without Message-Id: same size
+//     and INTERNALDATE, and BODY[] hashing to the item's hash).
+//   - Policies: skip (default) leaves present messages alone, so a restore
+//     cut off halfway and run again appends nothing twice; copy appends
+//     everything; replace STOREs the backed-up flags on a present message
+//     whose flags differ (equal bytes need no rewrite; a same-Message-Id
+//     message of another size is another message and is appended).
+//   - APPEND (restore_append.go): pipelined, Config.AppendPipeline deep;
+//     LITERAL+ up to 1 MiB when advertised, synchronizing literals above, so
+//     a refusal comes before the bytes; APPENDLIMIT honoured. A stored body
+//     streams from the repository with its last chunk held back until it
+//     has verified (restore_body.go): a corrupt object never reaches the
+//     server whole, the connection is dropped instead.
+//   - Failures: a refused message (NO) or an unreadable body goes to fail and
+//     the restore continues; OVERQUOTA and TRYCREATE end the container. A
+//     dropped connection is re-established (the index makes this safe:
+//     APPENDs whose answer was lost are found, after a pause that lets the
+//     server finish them) as long as each attempt makes progress. A refused
+//     token is invalidated and retried once; the error then names the
+//     mail:imap_full scope restore needs.
+//
+// Probe (probe.go) is login + LIST + LOGOUT for the doctor command.
 package mail

@@ -36,6 +36,7 @@ type appender struct {
 	box   string // the destination as a command argument
 	perm  permFlags
 	queue []inflight
+	bufs  chunks
 }
 
 // appendAll appends items idxs to dest. On a connection failure the items
@@ -168,7 +169,7 @@ func (a *appender) one(ctx context.Context, i int) error {
 			return nil
 		}
 	}
-	body, err := openBody(ctx, it)
+	body, err := openBody(ctx, it, &a.bufs)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()

@@ -30,8 +30,19 @@ type storedBody struct {
 	n     int64 // bytes read so far
 }
 
-// openBody opens the stored body and reads its first chunk.
-func openBody(ctx context.Context, it sources.RestoreItem) (*storedBody, error) {
+// chunks are the two buffers of a storedBody, reused from message to
+// message (one body streams at a time).
+type chunks [2][]byte
+
+func (c *chunks) get() ([]byte, []byte) {
+	if c[0] == nil {
+		c[0], c[1] = make([]byte, bodyChunk), make([]byte, bodyChunk)
+	}
+	return c[0], c[1]
+}
+
+// openBody opens the stored body and reads its first chunk into bufs.
+func openBody(ctx context.Context, it sources.RestoreItem, bufs *chunks) (*storedBody, error) {
 	if it.Open == nil {
 		return nil, errors.New("no stored body")
 	}
@@ -39,8 +50,8 @@ func openBody(ctx context.Context, it sources.RestoreItem) (*storedBody, error) 
 	if err != nil {
 		return nil, fmt.Errorf("open stored body: %w", err)
 	}
-	b := &storedBody{rc: rc, size: it.Size, spare: make([]byte, bodyChunk)}
-	buf := make([]byte, bodyChunk)
+	buf, spare := bufs.get()
+	b := &storedBody{rc: rc, size: it.Size, spare: spare}
 	n, eof, err := readChunk(rc, buf)
 	b.cur, b.eof, b.n = buf[:n], eof, int64(n)
 	if err == nil {

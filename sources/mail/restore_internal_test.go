@@ -209,7 +209,7 @@ func TestStoredBody(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			it := sources.RestoreItem{Item: sources.Item{ID: "1/1", Size: tt.size},
 				Open: func(context.Context) (io.ReadCloser, error) { return io.NopCloser(tt.body), nil }}
-			b, err := openBody(context.Background(), it)
+			b, err := openBody(context.Background(), it, &chunks{})
 			if (err != nil) != tt.openErr {
 				t.Fatalf("openBody: %v", err)
 			}

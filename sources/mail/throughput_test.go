@@ -27,21 +27,7 @@ func TestThroughput(t *testing.T) {
 	}
 	const users, folders, perFolder = 3, 4, 300
 	folderNames := []string{"INBOX", "Проекты", "Sent", "Lists"}
-	corpus := func(u, f, i int) ([]byte, time.Time) {
-		rng := rand.New(rand.NewSource(int64(u*1_000_000 + f*10_000 + i)))
-		size := int(math.Exp(math.Log(2e3) + rng.Float64()*(math.Log(50e3)-math.Log(2e3))))
-		if rng.Intn(20) == 0 {
-			size = int(math.Exp(math.Log(0.5e6) + rng.Float64()*(math.Log(5e6)-math.Log(0.5e6))))
-		}
-		var b strings.Builder
-		fmt.Fprintf(&b, "From: sender%d@example.org\r\nTo: user%d@example.org\r\nSubject: message %d/%d\r\n"+
-			"Message-Id: <bench-%d-%d-%d@example.org>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n", i, u, f, i, u, f, i)
-		line := fmt.Sprintf("Строка %d текста письма, line of text %x.\r\n", i, rng.Int63())
-		for b.Len() < size {
-			b.WriteString(line)
-		}
-		return []byte(b.String()), time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(rng.Int63n(int64(3 * 365 * 24 * time.Hour))))
-	}
+	corpus := benchMessage
 	type target struct {
 		name string
 		src  *Source
@@ -137,6 +123,25 @@ func TestThroughput(t *testing.T) {
 			tg.name, msgs, float64(bytes)/1e6, seedTime.Round(time.Millisecond), full.Round(time.Millisecond),
 			float64(msgs)/full.Seconds(), float64(bytes)/1e6/full.Seconds(), incr.Round(time.Millisecond))
 	}
+}
+
+// benchMessage is message i of folder f of user u in the throughput corpus:
+// about 95% text of 2–50 KB, 5% with 0.5–5 MB, sizes log-uniform, like
+// shared/bench/corpus.py; deterministic.
+func benchMessage(u, f, i int) ([]byte, time.Time) {
+	rng := rand.New(rand.NewSource(int64(u*1_000_000 + f*10_000 + i)))
+	size := int(math.Exp(math.Log(2e3) + rng.Float64()*(math.Log(50e3)-math.Log(2e3))))
+	if rng.Intn(20) == 0 {
+		size = int(math.Exp(math.Log(0.5e6) + rng.Float64()*(math.Log(5e6)-math.Log(0.5e6))))
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "From: sender%d@example.org\r\nTo: user%d@example.org\r\nSubject: message %d/%d\r\n"+
+		"Message-Id: <bench-%d-%d-%d@example.org>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n", i, u, f, i, u, f, i)
+	line := fmt.Sprintf("Строка %d текста письма, line of text %x.\r\n", i, rng.Int63())
+	for b.Len() < size {
+		b.WriteString(line)
+	}
+	return []byte(b.String()), time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(rng.Int63n(int64(3 * 365 * 24 * time.Hour))))
 }
 
 func tokensForTarget(target, email string) *sourcetest.StaticTokens {
