@@ -45,6 +45,8 @@ type world struct {
 	users  []y360emu.User
 	mail   map[string]map[string]map[uint32][]byte // email → folder → uid → message
 	small  bool
+	org    *y360.Client
+	srcs   []sources.Source
 }
 
 func (w *world) close() {
@@ -121,12 +123,21 @@ func Run(ctx context.Context, opts Options) error {
 	if err := w.check(ctx, out, repo, snap); err != nil {
 		return err
 	}
+	fmt.Fprintf(out, "\n== Restore: lose data, then restore it from snapshot %s\n", snap.ID)
+	if err := w.restore(ctx, out, repo, snap, opts.Log); err != nil {
+		return err
+	}
 	fmt.Fprintf(out, "\nRepository: %s\nBrowse it with a config whose repository.path is that folder: y360backup snapshots | ls | export | verify\n", opts.Dir)
 	return nil
 }
 
 func startWorld(small bool) (*world, error) {
-	w := &world{emu: y360emu.New(y360emu.DefaultOrg()), small: small, mail: map[string]map[string]map[uint32][]byte{}}
+	o := y360emu.DefaultOrg()
+	// The demo also restores, so its service application has the write
+	// scopes a real one would need for that (y360backup setup --restore).
+	o.ServiceApps = []y360emu.ServiceApp{{ID: o.ClientID,
+		Scopes: append(y360emu.DefaultScopes(), "mail:imap_full", "cloud_api:disk.write")}}
+	w := &world{emu: y360emu.New(o), small: small, mail: map[string]map[string]map[uint32][]byte{}}
 	w.emu.Start()
 	for _, u := range w.emu.Users() {
 		if !u.Blocked && !u.Robot {
@@ -140,6 +151,10 @@ func startWorld(small bool) (*world, error) {
 	}
 	w.cal = caldavdemo.New(caldavdemo.Options{Validate: w.emu.ValidateToken})
 	w.calSrv = httptest.NewServer(w.cal)
+	if err := w.wire(); err != nil {
+		w.close()
+		return nil, err
+	}
 	for i, u := range w.users {
 		if err := w.seedMail(i, u.Email); err != nil {
 			w.close()
@@ -157,15 +172,15 @@ func startWorld(small bool) (*world, error) {
 	return w, nil
 }
 
-// backup runs one backup of the whole org, wired as the CLI does it.
-func (w *world) backup(ctx context.Context, repo *backup.Repository, log *zap.Logger) (*backup.Snapshot, error) {
+// wire builds the org client and the sources as the CLI does.
+func (w *world) wire() error {
 	org, err := y360.New(y360.Config{
 		OrgID: w.emu.OrgID(), AdminToken: y360emu.DemoAdminToken,
 		ClientID: y360emu.DemoClientID, ClientSecret: y360emu.DemoClientSecret,
 		APIBase: w.emu.URL(), OAuthURL: w.emu.OAuthURL(), RPS: -1,
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	mc := mail.NewConfig()
 	mc.Addr, mc.Security = w.imap.Addr(), mail.SecurityPlain
@@ -173,11 +188,18 @@ func (w *world) backup(ctx context.Context, repo *backup.Repository, log *zap.Lo
 	cc.URL = w.calSrv.URL + "/"
 	dc := disk.NewConfig()
 	dc.URL, dc.RPS, dc.DownloadRPS = w.emu.URL(), -1, -1
-	srcs := []sources.Source{mail.New(mc), calendar.New(cc, nil), disk.New(dc, nil)}
+	w.org, w.srcs = org, []sources.Source{mail.New(mc), calendar.New(cc, nil), disk.New(dc, nil)}
+	return nil
+}
+
+func (w *world) tokens(u sources.User) sources.TokenSource { return w.org.Tokens(u) }
+
+// backup runs one backup of the whole org.
+func (w *world) backup(ctx context.Context, repo *backup.Repository, log *zap.Logger) (*backup.Snapshot, error) {
 	return repo.Backup(ctx, backup.RunOptions{
-		Users:       org,
-		Sources:     srcs,
-		Tokens:      func(u sources.User) sources.TokenSource { return org.Tokens(u) },
+		Users:       w.org,
+		Sources:     w.srcs,
+		Tokens:      w.tokens,
 		Concurrency: 3,
 		Log:         log,
 	})

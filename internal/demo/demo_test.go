@@ -17,12 +17,13 @@ func TestDemo(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := out.String()
-	for _, want := range []string{"Backup 1: full", "Backup 3: nothing changed", "match the servers byte for byte", "all intact"} {
+	for _, want := range []string{"Backup 1: full", "Backup 3: nothing changed", "match the servers byte for byte", "all intact",
+		"back, byte for byte: the recurring event", "back, byte for byte: Disk file"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("demo output lacks %q", want)
 		}
 	}
-	third := s[strings.Index(s, "Backup 3"):]
+	third := s[strings.Index(s, "Backup 3"):strings.Index(s, "== Restore check")]
 	if !strings.Contains(third, "written: 0 new objects") || !strings.Contains(third, "0 index segments") {
 		t.Errorf("no-change run wrote data:\n%s", third)
 	}
