@@ -23,8 +23,11 @@ const (
 	DefaultBatchSize = 100
 	DefaultTimeout   = 2 * time.Minute
 	// DefaultAppendPipeline is how many restore APPENDs may await their
-	// answer at once.
-	DefaultAppendPipeline = 8
+	// answer at once. At a 20 ms round trip, 300 small messages restored
+	// at 46 msgs/s one at a time, 318 with 8 in flight and 912 with 32
+	// (TestRestoreLatency); 16 keeps a distant server busy without
+	// queueing much at it.
+	DefaultAppendPipeline = 16
 )
 
 // Config configures the mail source. The zero value is usable: zero fields
@@ -55,7 +58,7 @@ type Config struct {
 	// progress within Timeout or the connection is dropped (default 2m).
 	Timeout time.Duration `yaml:"timeout"`
 	// AppendPipeline is how many APPENDs a restore sends before it waits for
-	// the answer to the first (default 8; 1 = one at a time).
+	// the answer to the first (default 16; 1 = one at a time).
 	AppendPipeline int `yaml:"append_pipeline"`
 }
 

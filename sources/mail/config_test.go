@@ -10,13 +10,13 @@ import (
 
 func TestConfigDefaults(t *testing.T) {
 	c := NewConfig()
-	if c.Addr != "imap.yandex.ru:993" || c.Security != SecurityTLS || c.BatchSize != 100 || c.Timeout != 2*time.Minute {
+	if c.Addr != "imap.yandex.ru:993" || c.Security != SecurityTLS || c.BatchSize != 100 || c.Timeout != 2*time.Minute || c.AppendPipeline != 16 {
 		t.Fatalf("NewConfig() = %+v", c)
 	}
 	if err := c.Validate(); err != nil {
 		t.Fatalf("defaults do not validate: %v", err)
 	}
-	if got := (Config{}).withDefaults(); got.Addr != c.Addr || got.BatchSize != 100 || got.Timeout != c.Timeout || got.Security != SecurityTLS {
+	if got := (Config{}).withDefaults(); got.Addr != c.Addr || got.BatchSize != 100 || got.Timeout != c.Timeout || got.Security != SecurityTLS || got.AppendPipeline != 16 {
 		t.Fatalf("zero Config with defaults = %+v", got)
 	}
 	if got := New(Config{BatchSize: 7}).cfg; got.BatchSize != 7 || got.Addr != DefaultAddr {
@@ -44,6 +44,9 @@ func TestConfigValidate(t *testing.T) {
 		{"bad glob", func(c *Config) { c.ExcludeFolders = []string{"Archive["} }, "exclude_folders"},
 		{"empty pattern", func(c *Config) { c.IncludeFolders = []string{""} }, "include_folders"},
 		{"bare backslash", func(c *Config) { c.ExcludeFolders = []string{`\`} }, "attribute"},
+		{"no pipelining", func(c *Config) { c.AppendPipeline = 1 }, ""},
+		{"negative pipeline", func(c *Config) { c.AppendPipeline = -1 }, "append_pipeline"},
+		{"huge pipeline", func(c *Config) { c.AppendPipeline = 1000 }, "append_pipeline"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

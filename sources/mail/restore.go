@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sort"
 	"time"
 
 	"github.com/y360backup/y360backup/sources"
@@ -69,6 +70,7 @@ type restorer struct {
 
 	items []sources.RestoreItem
 	metas []meta
+	order []int  // item indexes by (UIDVALIDITY, UID): APPENDs keep the original order
 	done  []bool // written, found present, or failed
 	// uncertain: the APPEND was sent but the connection dropped before its
 	// answer. Under the copy policy such an item is appended again only if
@@ -86,7 +88,22 @@ func newRestorer(s *Source, u sources.User, tok sources.TokenSource, t sources.R
 		if m, err := decodeMeta(it.Meta); err == nil {
 			rs.metas[i] = m
 		}
+		rs.order = append(rs.order, i)
 	}
+	// The engine sorts IDs as strings ("7/10" before "7/2"); messages are
+	// appended in their original UID order, so that the restored folder's
+	// arrival order (what clients show unsorted) is the original one.
+	sort.SliceStable(rs.order, func(a, b int) bool {
+		va, ua, oka := parseItemID(items[rs.order[a]].ID)
+		vb, ub, okb := parseItemID(items[rs.order[b]].ID)
+		switch {
+		case !oka || !okb:
+			return oka && !okb
+		case va != vb:
+			return va < vb
+		}
+		return ua < ub
+	})
 	return rs
 }
 

@@ -72,7 +72,7 @@ func (rs *restorer) plan(c *wconn, sel selected) (plan, error) {
 	var p plan
 	var todo []int
 	needIndex := false
-	for i := range rs.items {
+	for _, i := range rs.order {
 		if rs.done[i] {
 			continue
 		}

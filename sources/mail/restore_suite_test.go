@@ -140,6 +140,14 @@ func scenarioRoundTrip(t *testing.T, p *restorePeer) {
 	}
 	after := sa.account()
 	sameAccount(t, after, before, nil)
+	for f, msgs := range before { // appended in the original UID order
+		for i := range min(len(msgs), len(after[f])) {
+			if !bytes.Equal(msgs[i].body, after[f][i].body) {
+				t.Errorf("%s: message %d of %d is not the original's %d-th (uid %d was uid %d)", f, i+1, len(msgs), i+1, after[f][i].uid, msgs[i].uid)
+				break
+			}
+		}
+	}
 	if countAll(after) != total {
 		t.Errorf("%d messages after restore, %d before", countAll(after), total)
 	}
