@@ -265,3 +265,34 @@ func TestRestoreArgumentsDemo(t *testing.T) {
 		})
 	}
 }
+
+// Restore over implicit TLS (Yandex's port 993) and STARTTLS.
+func TestRestoreTLSDemo(t *testing.T) {
+	for _, opts := range []*imapdemo.Options{{TLS: true}, {StartTLS: true}} {
+		t.Run(fmt.Sprintf("tls=%v", opts.TLS), func(t *testing.T) {
+			srv := startDemo(t, opts)
+			src := demoSource(srv)
+			if opts.StartTLS {
+				src.cfg.Security, src.cfg.TLSConfig = SecurityStartTLS, srv.ClientTLSConfig()
+			}
+			p := &restorePeer{name: "demo-tls", src: src, demo: srv, token: func(e string) string { return "tok-" + e }}
+			p.newRepo(t)
+			email := uniq("tls") + "@example.org"
+			for i := 0; i < 3; i++ {
+				mustAppend(t, srv, email, "Отправленные", message(fmt.Sprintf("%s-%d", email, i), "tls", "x"), baseDate, imap.FlagSeen)
+			}
+			snap := p.backup(t, email)
+			if err := srv.DeleteFolder(email, "Отправленные"); err != nil {
+				t.Fatal(err)
+			}
+			ro := p.opts(snap)
+			ro.InPlace = true
+			if rep := p.restore(t, ro); rep.Written != 3 {
+				t.Fatalf("wrote %d", rep.Written)
+			}
+			if n, err := srv.MessageCount(email, "Отправленные"); n != 3 || err != nil {
+				t.Fatalf("%d messages in the recreated folder, %v", n, err)
+			}
+		})
+	}
+}
