@@ -1,14 +1,17 @@
 package mail
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -294,5 +297,40 @@ func TestRestoreTLSDemo(t *testing.T) {
 				t.Fatalf("%d messages in the recreated folder, %v", n, err)
 			}
 		})
+	}
+}
+
+// Replace on many messages sets their flags back with a few STOREs of at
+// most maxSetUIDs UIDs each.
+func TestRestoreReplaceManyDemo(t *testing.T) {
+	p := demoPeer(t, nil)
+	email := uniq("many") + "@example.org"
+	const n = 2*maxSetUIDs + 37
+	var uids []imap.UID
+	for i := 0; i < n; i++ {
+		uids = append(uids, mustAppend(t, p.demo, email, "INBOX", message(fmt.Sprintf("%s-%d", email, i), "m", "x"), baseDate, imap.FlagSeen))
+	}
+	snap := p.backup(t, email)
+	for _, uid := range uids[1:] { // all but the first changed
+		if err := p.demo.SetFlags(email, "INBOX", uid, imap.FlagFlagged); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var stores atomic.Int64
+	p.src.wrapConn = func(c net.Conn) net.Conn {
+		return &watchedConn{Conn: c, w: &appendWatch{}, onWrite: func(b []byte) { stores.Add(int64(bytes.Count(b, []byte(" UID STORE ")))) }}
+	}
+	opts := p.opts(snap)
+	opts.InPlace, opts.Policy = true, sources.PolicyReplace
+	if rep := p.restore(t, opts); rep.Written != n-1 {
+		t.Fatalf("replace wrote %d, want %d", rep.Written, n-1)
+	}
+	if s := stores.Load(); s != 3 {
+		t.Errorf("%d STORE commands, want 3", s)
+	}
+	for _, m := range p.client(t, email).read("INBOX") {
+		if strings.Join(m.flags, " ") != `\Seen` {
+			t.Fatalf("uid %d has flags %v after replace", m.uid, m.flags)
+		}
 	}
 }

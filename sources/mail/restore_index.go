@@ -192,30 +192,30 @@ func (rs *restorer) index(c *wconn, todo []int) (*destIndex, error) {
 // hashBodies downloads and hashes the bodies of candidates (messages
 // without Message-Id that may equal an item), streaming.
 func hashBodies(c *wconn, candidates []*destMsg) error {
-	byUID := make(map[uint32]*destMsg, len(candidates))
-	uids := make([]uint32, 0, len(candidates))
-	for _, d := range candidates {
-		byUID[d.uid] = d
-		uids = append(uids, d.uid)
-	}
-	tag, err := c.command("UID FETCH " + uidSetString(uids) + " (UID BODY.PEEK[])")
-	if err != nil {
-		return err
-	}
-	_, err = c.wait(tag, func(r *resp) error {
-		if f := r.fetch; f != nil && f.hash != "" {
-			if d := byUID[f.uid]; d != nil {
-				d.hash = f.hash
-			}
+	for start := 0; start < len(candidates); start += maxSetUIDs {
+		part := candidates[start:min(start+maxSetUIDs, len(candidates))]
+		byUID := make(map[uint32]*destMsg, len(part))
+		uids := make([]uint32, 0, len(part))
+		for _, d := range part {
+			byUID[d.uid] = d
+			uids = append(uids, d.uid)
 		}
-		return nil
-	})
-	var ie *imap.Error
-	if errors.As(err, &ie) {
-		return nil // some vanished meanwhile: those simply do not match
-	}
-	if err != nil {
-		return fmt.Errorf("UID FETCH BODY[]: %w", err)
+		tag, err := c.command("UID FETCH " + uidSetString(uids) + " (UID BODY.PEEK[])")
+		if err != nil {
+			return err
+		}
+		_, err = c.wait(tag, func(r *resp) error {
+			if f := r.fetch; f != nil && f.hash != "" {
+				if d := byUID[f.uid]; d != nil {
+					d.hash = f.hash
+				}
+			}
+			return nil
+		})
+		var ie *imap.Error
+		if err != nil && !errors.As(err, &ie) { // NO: some vanished meanwhile, they just do not match
+			return fmt.Errorf("UID FETCH BODY[]: %w", err)
+		}
 	}
 	return nil
 }
@@ -319,22 +319,29 @@ func validKeyword(k string) bool {
 	return true
 }
 
+// maxSetUIDs bounds the UIDs in one command's set, keeping command lines
+// short (servers limit them, Dovecot to 64 KB) however scattered the UIDs.
+const maxSetUIDs = 500
+
 // storeFlags applies the replace policy's flag changes.
 func (rs *restorer) storeFlags(c *wconn, stores []flagStore) error {
 	for _, g := range stores {
-		err := c.simple("UID STORE " + uidSetString(g.uids) + " FLAGS.SILENT (" + strings.Join(g.flags, " ") + ")")
-		var ie *imap.Error
-		switch {
-		case err == nil:
-			for _, i := range g.items {
-				rs.settle(i, true)
+		for start := 0; start < len(g.uids); start += maxSetUIDs {
+			end := min(start+maxSetUIDs, len(g.uids))
+			err := c.simple("UID STORE " + uidSetString(g.uids[start:end]) + " FLAGS.SILENT (" + strings.Join(g.flags, " ") + ")")
+			var ie *imap.Error
+			switch {
+			case err == nil:
+				for _, i := range g.items[start:end] {
+					rs.settle(i, true)
+				}
+			case errors.As(err, &ie):
+				for _, i := range g.items[start:end] {
+					rs.failItem(i, fmt.Errorf("set flags: %w", err))
+				}
+			default:
+				return err
 			}
-		case errors.As(err, &ie):
-			for _, i := range g.items {
-				rs.failItem(i, fmt.Errorf("set flags: %w", err))
-			}
-		default:
-			return err
 		}
 	}
 	return nil

@@ -296,13 +296,17 @@ type appendWatch struct {
 
 type watchedConn struct {
 	net.Conn
-	w *appendWatch
+	w       *appendWatch
+	onWrite func([]byte) // optional, sees every write
 }
 
 func (c *watchedConn) Write(b []byte) (int, error) {
+	if c.onWrite != nil {
+		c.onWrite(b)
+	}
 	k := int64(bytes.Count(b, []byte(" APPEND ")))
 	n, err := c.Conn.Write(b)
-	for i := int64(0); i < k; i++ {
+	for i := int64(0); i < k && c.w.fn != nil; i++ {
 		c.w.fn(c.w.n.Add(1), c.Conn)
 	}
 	return n, err
