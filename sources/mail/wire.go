@@ -21,7 +21,7 @@ import (
 // halfway is abandoned before its last byte (see restore_body.go). Only what
 // restore needs is here: tagged commands, continuation requests, status
 // responses, and FETCH data with UID, RFC822.SIZE, INTERNALDATE, FLAGS,
-// ENVELOPE and BODY[]. The parser is in wire_parse.go.
+// ENVELOPE and BODY[]. The parser is in wire_parse.go and wire_fetch.go.
 
 // wconn is a logged-in connection driven by hand.
 type wconn struct {
