@@ -185,9 +185,11 @@ type RestoreReport struct {
 	Target     string   `json:"target"` // "in place" or the Restored… folder name
 }
 
-// RestoreFolderName is the non-destructive destination for a snapshot.
+// RestoreFolderName is the non-destructive destination for a snapshot. It
+// has no '.', ':' or '/': Dovecot's Maildir++ refuses dots in folder names,
+// Windows refuses colons, and '/' is a hierarchy separator almost everywhere.
 func RestoreFolderName(snap *Snapshot) string {
-	return "Restored " + snap.Started.Local().Format("2006-01-02 15.04")
+	return "Restored " + snap.Started.Local().Format("2006-01-02 15h04")
 }
 
 // Restore writes the selected items back through the sources' Restorers.

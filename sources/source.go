@@ -153,7 +153,7 @@ type RestoreTarget struct {
 	Original string
 	// Under, when set, makes the restore non-destructive: the container is
 	// recreated beneath a new top-level place of this name (a mail folder
-	// "Restored 2026-11-25 12.00" holding "Archive|2017" joined with the
+	// "Restored 2026-11-25 12h00" holding "Archive|2017" joined with the
 	// server's delimiter; a new calendar named after Under and Original; Disk
 	// files under "disk:/<Under>/..."). The engine derives Under from the
 	// snapshot, so a rerun continues in the same place. Empty = in place.

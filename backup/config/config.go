@@ -80,6 +80,7 @@ type Mail struct {
 	IncludeFolders     []string `yaml:"include_folders"`
 	ExcludeFolders     []string `yaml:"exclude_folders"`
 	BatchSize          int      `yaml:"batch_size"`
+	AppendPipeline     int      `yaml:"append_pipeline"` // restore: APPENDs in flight (0 = 16)
 }
 
 // Calendar configures the CalDAV source.

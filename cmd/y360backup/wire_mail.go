@@ -18,6 +18,9 @@ func mailSource(cfg *config.Config) (sources.Source, error) {
 	c := mail.NewConfig()
 	c.Addr, c.Security, c.InsecureSkipVerify = in.Addr, in.Security, in.InsecureSkipVerify
 	c.IncludeFolders, c.ExcludeFolders, c.BatchSize = in.IncludeFolders, in.ExcludeFolders, in.BatchSize
+	if in.AppendPipeline > 0 {
+		c.AppendPipeline = in.AppendPipeline
+	}
 	if in.CAFile != "" {
 		pem, err := os.ReadFile(in.CAFile)
 		if err != nil {

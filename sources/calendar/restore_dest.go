@@ -28,7 +28,7 @@ func restoredSegment(under, original string) string {
 }
 
 // restoredDisplayName is the new collection's display name:
-// "Restored 2026-11-25 12.00 — Работа".
+// "Restored 2026-11-25 12h00 — Работа".
 func restoredDisplayName(under, original string) string {
 	return under + " — " + original
 }

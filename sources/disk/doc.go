@@ -49,7 +49,7 @@
 //
 //   - Destination: in place (RestoreTarget.Under empty) each file goes to
 //     its original path; otherwise to "disk:/<Under>/<original path>", e.g.
-//     "disk:/Restored 2026-11-25 12.00/Документы/a.txt". Under comes from the
+//     "disk:/Restored 2026-11-25 12h00/Документы/a.txt". Under comes from the
 //     snapshot, so a rerun continues in the same place.
 //   - Upload: GET /v1/disk/resources/upload?path=&overwrite= for a link,
 //     then PUT of the stored bytes to it, streamed from the repository with

@@ -11,7 +11,7 @@ import (
 // The destination folder of a restore:
 //   - in place: t.Original itself ("INBOX", "Archive|2017");
 //   - non-destructive: t.Under, the server's delimiter, t.Original
-//     ("Restored 2026-11-25 12.00|Archive|2017" at Yandex, "…/Archive/2017"
+//     ("Restored 2026-11-25 12h00|Archive|2017" at Yandex, "…/Archive/2017"
 //     at a Dovecot with "/"; INBOX becomes "Restored …|INBOX").
 //
 // Names come from the backup decoded, with the delimiter of the server they
