@@ -108,54 +108,9 @@ type restorer struct {
 
 // run restores items with up to workers PUTs in flight, in item order.
 func (r *restorer) run(ctx context.Context, items []sources.RestoreItem, workers int, fail func(string, error)) (int, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	workers = max(1, min(workers, len(items)))
-	next := make(chan sources.RestoreItem)
-	var (
-		wg      sync.WaitGroup
-		mu      sync.Mutex
-		written int
-		stop    error
-	)
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for it := range next {
-				wrote, err := r.restoreOne(ctx, it)
-				mu.Lock()
-				switch {
-				case err == nil:
-					if wrote {
-						written++
-					}
-				case fatal(ctx, err) || errors.Is(err, errRestoreContainer):
-					if stop == nil {
-						stop = err
-					}
-					cancel()
-				default:
-					fail(it.ID, err)
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-feed:
-	for _, it := range items {
-		select {
-		case next <- it:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(next)
-	wg.Wait()
-	if stop == nil && ctx.Err() != nil {
-		stop = ctx.Err()
-	}
-	return written, stop
+	return sources.RestoreEach(ctx, items, workers, r.restoreOne, func(err error) bool {
+		return fatal(ctx, err) || errors.Is(err, errRestoreContainer)
+	}, fail)
 }
 
 // errRestoreContainer marks an error that ends the container's restore

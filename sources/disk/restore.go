@@ -86,51 +86,9 @@ type restorer struct {
 
 // run restores items with up to RestoreWorkers uploads in flight.
 func (r *restorer) run(ctx context.Context, items []sources.RestoreItem, fail func(string, error)) (int, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	next := make(chan sources.RestoreItem)
-	var (
-		wg      sync.WaitGroup
-		mu      sync.Mutex
-		written int
-		stop    error
-	)
-	for range max(1, min(r.cfg.RestoreWorkers, len(items))) {
-		wg.Go(func() {
-			for it := range next {
-				wrote, err := r.restoreOne(ctx, it)
-				mu.Lock()
-				if wrote {
-					written++
-				}
-				switch {
-				case err == nil:
-				case ctx.Err() != nil || errors.Is(err, sources.ErrUnauthorized) || errors.Is(err, ErrInsufficientStorage):
-					if stop == nil {
-						stop = err
-					}
-					cancel()
-				default:
-					fail(it.ID, err)
-				}
-				mu.Unlock()
-			}
-		})
-	}
-feed:
-	for _, it := range items {
-		select {
-		case next <- it:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(next)
-	wg.Wait()
-	if stop == nil && ctx.Err() != nil {
-		stop = ctx.Err()
-	}
-	return written, stop
+	return sources.RestoreEach(ctx, items, r.cfg.RestoreWorkers, r.restoreOne, func(err error) bool {
+		return errors.Is(err, sources.ErrUnauthorized) || errors.Is(err, ErrInsufficientStorage)
+	}, fail)
 }
 
 // restoreOne settles one item under the policy; wrote says it uploaded
