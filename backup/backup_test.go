@@ -451,3 +451,36 @@ func TestOrgCredentialFailureStopsRun(t *testing.T) {
 		t.Errorf("last user: %q", s.Users[19].Error)
 	}
 }
+
+// A run over part of the org (one user, one source) still yields a newest
+// snapshot that restores everything backed up so far.
+func TestPartialRunCarriesForward(t *testing.T) {
+	ctx := context.Background()
+	r, _ := testRepo(t)
+	src := &fakeSource{data: map[string]map[string]map[string]string{
+		"a@x.test": {"INBOX": {"1": "a1"}},
+		"b@x.test": {"INBOX": {"1": "b1"}},
+	}}
+	if _, err := r.Backup(ctx, runOpts(src, twoUsers)); err != nil {
+		t.Fatal(err)
+	}
+	src.data["a@x.test"]["INBOX"]["2"] = "a2"
+	opts := runOpts(src, twoUsers)
+	opts.Only = []string{"a@x.test"}
+	s2, err := r.Backup(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s2.UsersOK != 1 || s2.Totals.Items != 1 {
+		t.Errorf("partial run counts: %d users ok, %d items; carried users must not count", s2.UsersOK, s2.Totals.Items)
+	}
+	got := restoreAll(t, r, s2)
+	if got["b@x.test"]["INBOX"]["1"] != "b1" || got["a@x.test"]["INBOX"]["2"] != "a2" {
+		t.Errorf("newest snapshot lost the carried user or the new item: %v", got)
+	}
+	for _, u := range s2.Users {
+		if u.Email == "b@x.test" && !u.Carried {
+			t.Error("b@x.test not marked carried")
+		}
+	}
+}

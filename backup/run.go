@@ -129,6 +129,15 @@ feed:
 	}
 	snap.Users = results
 	finish(snap)
+	// Carry forward what this run did not touch (other users, other
+	// sources: a mail-only or one-user run), so the newest snapshot always
+	// restores everything backed up so far. Carried parts keep their heads
+	// and are marked; they count in no total.
+	if prev, err := r.latestSnapshot(ctx); err == nil && prev != nil {
+		carryForward(snap, prev)
+	} else if err != nil {
+		log.Warn("previous snapshot unreadable; this snapshot holds only this run's users", zap.Error(err))
+	}
 	if err := r.saveSnapshot(context.WithoutCancel(ctx), snap); err != nil {
 		return snap, err
 	}
@@ -139,16 +148,45 @@ feed:
 }
 
 // finish fills status and totals.
+// carryForward copies into snap every user and source of prev that snap
+// lacks, marked Carried.
+func carryForward(snap, prev *Snapshot) {
+	byID := map[string]*UserSnapshot{}
+	for i := range snap.Users {
+		byID[snap.Users[i].ID] = &snap.Users[i]
+	}
+	for _, pu := range prev.Users {
+		cur, ok := byID[pu.ID]
+		if !ok {
+			pu.Carried = true
+			snap.Users = append(snap.Users, pu)
+			continue
+		}
+		for name, ps := range pu.Sources {
+			if _, done := cur.Sources[name]; !done {
+				c := *ps
+				c.Carried = true
+				cur.Sources[name] = &c
+			}
+		}
+	}
+}
+
 func finish(snap *Snapshot) {
 	snap.Finished = time.Now().UTC()
 	for _, u := range snap.Users {
+		if u.Carried {
+			continue
+		}
 		if u.Status == StatusFailed {
 			snap.UsersFailed++
 		} else {
 			snap.UsersOK++
 		}
 		for _, s := range u.Sources {
-			snap.Totals.add(s.Stats)
+			if !s.Carried {
+				snap.Totals.add(s.Stats)
+			}
 		}
 	}
 	switch {

@@ -44,6 +44,9 @@ type UserSnapshot struct {
 	Status  string                     `json:"status"`
 	Error   string                     `json:"error,omitempty"`
 	Sources map[string]*SourceSnapshot `json:"sources"`
+	// Carried: this run did not back the user up; the entry is the previous
+	// snapshot's, kept so the newest snapshot restores everything.
+	Carried bool `json:"carried,omitempty"`
 
 	orgErr string // the run must stop: org-wide credentials were refused
 }
@@ -56,6 +59,7 @@ type SourceSnapshot struct {
 	Stats      Stats           `json:"stats"`
 	Failures   []string        `json:"failures,omitempty"`
 	Skips      []string        `json:"skips,omitempty"`
+	Carried    bool            `json:"carried,omitempty"` // from an earlier run (see UserSnapshot.Carried)
 }
 
 // ContainerHead pins a container at a segment.
@@ -108,6 +112,22 @@ func (r *Repository) Snapshots(ctx context.Context) ([]*Snapshot, error) {
 		out = append(out, s)
 	}
 	return out, errors.Join(errs...)
+}
+
+// latestSnapshot reads only the newest snapshot (nil when there is none);
+// a run calls it once, so its cost does not grow with history.
+func (r *Repository) latestSnapshot(ctx context.Context) (*Snapshot, error) {
+	var last string
+	err := r.sink.List(ctx, snapshotPrefix, func(oi sinks.ObjectInfo) error {
+		if strings.HasSuffix(oi.Key, ".json.zst") && oi.Key > last {
+			last = oi.Key
+		}
+		return nil
+	})
+	if err != nil || last == "" {
+		return nil, err
+	}
+	return r.loadSnapshot(ctx, last)
 }
 
 func (r *Repository) loadSnapshot(ctx context.Context, key string) (*Snapshot, error) {

@@ -100,7 +100,7 @@ func printSummary(w io.Writer, snap *backup.Snapshot) {
 	users := append([]backup.UserSnapshot(nil), snap.Users...)
 	sort.Slice(users, func(i, j int) bool { return users[i].Email < users[j].Email })
 	for _, u := range users {
-		if u.Status == backup.StatusOK {
+		if u.Status == backup.StatusOK || u.Carried {
 			continue
 		}
 		fmt.Fprintf(w, "  %s %s: %s\n", u.Status, u.Email, u.Error)

@@ -209,6 +209,9 @@ func printSnapshot(out io.Writer, s *backup.Snapshot, d time.Duration) {
 	t := s.Totals
 	fmt.Fprintf(out, "snapshot %s: %s in %s: %d users, %d folders/calendars/drives\n", s.ID, s.Status, d.Round(time.Millisecond), s.UsersOK+s.UsersFailed, t.Containers)
 	for _, u := range s.Users {
+		if u.Carried {
+			continue
+		}
 		line := fmt.Sprintf("  %-24s", u.Email)
 		for _, name := range []string{"mail", "calendar", "disk"} {
 			if ss, ok := u.Sources[name]; ok {
