@@ -326,9 +326,8 @@ func healthcheck(ctx context.Context, out io.Writer, addr string) error {
 }
 
 // progress prints "users done/total" on one terminal line during a one-off
-// backup. TODO(lead): in cmd_backup.go, when stderr is a terminal and not
-// --json: p := newProgress(os.Stderr); RunOptions{OnStart: p.start,
-// OnUserDone: p.userDone}; p.finish() after Backup returns.
+// backup (cmd_backup.go hooks it to RunOptions.OnStart/OnUserDone when
+// stderr is a terminal and --json is off).
 type progress struct {
 	w           io.Writer
 	total, done atomic.Int64
