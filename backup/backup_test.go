@@ -118,9 +118,21 @@ func (us users) ListUsers(ctx context.Context, fn func(sources.User) error) erro
 // countingSink counts successful Puts and their bytes on any sink.
 type countingSink struct {
 	sinks.Sink
-	mu    sync.Mutex
-	puts  int
-	bytes int64
+	mu        sync.Mutex
+	puts      int
+	bytes     int64
+	indexGets int // Gets of index segments
+	indexKeys []string
+}
+
+func (c *countingSink) Get(ctx context.Context, key string) (io.ReadCloser, error) {
+	if strings.HasPrefix(key, "index/") {
+		c.mu.Lock()
+		c.indexGets++
+		c.indexKeys = append(c.indexKeys, key)
+		c.mu.Unlock()
+	}
+	return c.Sink.Get(ctx, key)
 }
 
 func (c *countingSink) Put(ctx context.Context, key string, r io.Reader, size int64) error {
@@ -153,7 +165,11 @@ func eachSink(t *testing.T, fn func(t *testing.T, r *Repository, sink *countingS
 	for _, name := range []string{"mem", "fs", "s3"} {
 		t.Run(name, func(t *testing.T) {
 			cs := &countingSink{Sink: factories[name](t)}
-			r, err := OpenOrInit(context.Background(), cs, RepoOptions{SpoolDir: t.TempDir()})
+			opts := RepoOptions{SpoolDir: t.TempDir()}
+			if name == "fs" {
+				opts.CacheDir = t.TempDir() // exercise the state cache too
+			}
+			r, err := OpenOrInit(context.Background(), cs, opts)
 			if err != nil {
 				t.Fatal(err)
 			}

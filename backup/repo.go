@@ -41,6 +41,7 @@ type Repository struct {
 
 	commitItems    int
 	commitInterval time.Duration
+	cacheDir       string
 
 	mu    sync.Mutex
 	known map[string]bool // object hashes confirmed stored during this process
@@ -55,6 +56,8 @@ type RepoOptions struct {
 	// (defaults 300 records / 15 s).
 	CommitItems    int
 	CommitInterval time.Duration
+	// CacheDir holds the local state cache (see cache.go); empty = none.
+	CacheDir string
 }
 
 // ErrNoRepository is returned by Open when the sink holds no repo.json.
@@ -115,7 +118,7 @@ func newRepository(sink sinks.Sink, cfg RepoConfig, opts RepoOptions) *Repositor
 		opts.SpoolDir = os.TempDir()
 	}
 	return &Repository{sink: sink, cfg: cfg, spoolDir: opts.SpoolDir, known: map[string]bool{},
-		commitItems: opts.CommitItems, commitInterval: opts.CommitInterval}
+		commitItems: opts.CommitItems, commitInterval: opts.CommitInterval, cacheDir: opts.CacheDir}
 }
 
 // Config returns the repository's stored configuration.

@@ -146,18 +146,12 @@ func (s *userStore) Open(ctx context.Context, name string) (sources.Container, e
 	chain := s.chains[ckey]
 	s.mu.Unlock()
 
-	var st *containerState
-	var err error
-	if len(chain) > 0 {
-		st, err = s.repo.loadState(ctx, name, chainUpTo(chain, chain[len(chain)-1].Seq))
-		if err != nil {
-			s.release(ckey)
-			return nil, fmt.Errorf("repository: load %s %q: %w", s.source, name, err)
-		}
-		st.Name = name
-	} else {
-		st = newContainerState(name)
+	st, err := s.repo.openState(ctx, s.prefix, ckey, name, chain)
+	if err != nil {
+		s.release(ckey)
+		return nil, fmt.Errorf("repository: load %s %q: %w", s.source, name, err)
 	}
+	st.Name = name
 	if st.Gone {
 		// A folder that disappeared and came back starts afresh; the old
 		// content stays in older snapshots.
@@ -256,6 +250,7 @@ type container struct {
 	pending []record
 	last    time.Time // last commit
 	closed  bool
+	dirty   bool // committed since open: refresh the state cache on Close
 }
 
 var _ sources.Container = (*container)(nil)
@@ -391,12 +386,17 @@ func (c *container) Commit(ctx context.Context, cursor any) error {
 	c.st.Cursor = cur
 	c.pending = c.pending[:0]
 	c.last = time.Now()
+	c.dirty = true
 	return nil
 }
 
 func (c *container) Close() error {
 	if !c.closed {
 		c.closed = true
+		if c.dirty && len(c.pending) == 0 {
+			// Committed state only: uncommitted records never reach the cache.
+			c.s.repo.cacheStore(c.s.prefix, c.ckey, c.st)
+		}
 		c.s.release(c.ckey)
 	}
 	return nil

@@ -30,6 +30,7 @@ type Config struct {
 	Sources      Sources      `yaml:"sources"`
 	Repository   Repository   `yaml:"repository"`
 	SpoolDir     string       `yaml:"spool_dir"`
+	CacheDir     string       `yaml:"cache_dir"` // local index-state cache; "" = default, "off" = none
 	Log          Log          `yaml:"log"`
 	// Daemon-mode sections (y360backup run); see daemon.go.
 	Schedule   Schedule   `yaml:"schedule"`

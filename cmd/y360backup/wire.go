@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -42,7 +43,26 @@ func openRepo(ctx context.Context, cfg *config.Config) (*backup.Repository, erro
 	if err != nil {
 		return nil, err
 	}
-	return backup.OpenOrInit(ctx, sink, backup.RepoOptions{SpoolDir: cfg.SpoolDir})
+	return backup.OpenOrInit(ctx, sink, backup.RepoOptions{SpoolDir: cfg.SpoolDir, CacheDir: cacheDir(cfg)})
+}
+
+// cacheDir is where the local state cache lives: cache_dir, else systemd's
+// $CACHE_DIRECTORY, else the user's cache directory; "off" disables it.
+func cacheDir(cfg *config.Config) string {
+	switch cfg.CacheDir {
+	case "off":
+		return ""
+	case "":
+	default:
+		return cfg.CacheDir
+	}
+	if d := os.Getenv("CACHE_DIRECTORY"); d != "" {
+		return d
+	}
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "y360backup")
+	}
+	return ""
 }
 
 // newOrgClient builds the Yandex 360 client from the config. hc (nil = the
