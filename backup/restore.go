@@ -31,7 +31,7 @@ type SelectedContainer struct {
 	User   UserSnapshot
 	Source string
 	Head   ContainerHead
-	Items  []ItemView      // sorted by ID
+	Items  []ItemView      // sorted by ID, numbers as numbers ("7/2" before "7/10")
 	State  json.RawMessage // the source's cursor as of the snapshot
 }
 
@@ -142,7 +142,7 @@ func (r *Repository) Select(ctx context.Context, snap *Snapshot, sel Selection, 
 				if len(sc.Items) == 0 {
 					continue
 				}
-				sort.Slice(sc.Items, func(i, j int) bool { return sc.Items[i].ID < sc.Items[j].ID })
+				sort.Slice(sc.Items, func(i, j int) bool { return naturalLess(sc.Items[i].ID, sc.Items[j].ID) })
 				if err := fn(sc); err != nil {
 					return err
 				}
@@ -250,4 +250,36 @@ func (r *Repository) Restore(ctx context.Context, opts RestoreOptions) (*Restore
 		return nil
 	})
 	return rep, err
+}
+
+// naturalLess orders strings with runs of digits compared as numbers, so
+// mail IDs "<uidvalidity>/<uid>" come out in UID (arrival) order.
+func naturalLess(a, b string) bool {
+	for a != "" && b != "" {
+		da, db := digitRun(a), digitRun(b)
+		if da > 0 && db > 0 {
+			na, nb := strings.TrimLeft(a[:da], "0"), strings.TrimLeft(b[:db], "0")
+			if len(na) != len(nb) {
+				return len(na) < len(nb)
+			}
+			if na != nb {
+				return na < nb
+			}
+			a, b = a[da:], b[db:]
+			continue
+		}
+		if a[0] != b[0] {
+			return a[0] < b[0]
+		}
+		a, b = a[1:], b[1:]
+	}
+	return len(a) < len(b)
+}
+
+func digitRun(s string) int {
+	n := 0
+	for n < len(s) && s[n] >= '0' && s[n] <= '9' {
+		n++
+	}
+	return n
 }

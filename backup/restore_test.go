@@ -3,6 +3,7 @@ package backup
 import (
 	"context"
 	"io"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -121,3 +122,12 @@ type nopTokens struct{}
 
 func (nopTokens) Token(context.Context) (string, error) { return "t", nil }
 func (nopTokens) Invalidate(string)                     {}
+
+func TestNaturalLess(t *testing.T) {
+	ids := []string{"7/10", "7/2", "10/1", "7/1", "disk:/b", "disk:/a10", "disk:/a9", "007/3"}
+	sort.Slice(ids, func(i, j int) bool { return naturalLess(ids[i], ids[j]) })
+	want := "7/1 7/2 007/3 7/10 10/1 disk:/a9 disk:/a10 disk:/b"
+	if got := strings.Join(ids, " "); got != want {
+		t.Errorf("natural order %q, want %q", got, want)
+	}
+}
