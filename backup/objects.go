@@ -37,8 +37,18 @@ type PutStats struct {
 // unless the object already exists. Memory stays bounded: the spool keeps at
 // most spoolMem bytes in memory and moves larger objects to a temp file.
 func (r *Repository) PutObject(ctx context.Context, rd io.Reader) (sources.Body, PutStats, error) {
-	sp := &spool{dir: r.spoolDir}
+	body, sp, err := r.spoolObject(rd)
+	if err != nil {
+		return body, PutStats{}, err
+	}
 	defer sp.close()
+	ps, err := r.uploadSpool(ctx, body, sp)
+	return body, ps, err
+}
+
+// spoolObject hashes and compresses rd into a spool the caller must close.
+func (r *Repository) spoolObject(rd io.Reader) (sources.Body, *spool, error) {
+	sp := &spool{dir: r.spoolDir}
 	h := sha256.New()
 	e := r.encoder(sp)
 	n, err := io.Copy(e, io.TeeReader(rd, h))
@@ -50,25 +60,55 @@ func (r *Repository) PutObject(ctx context.Context, rd io.Reader) (sources.Body,
 		err = sp.err
 	}
 	if err != nil {
-		return sources.Body{}, PutStats{}, fmt.Errorf("repository: read body: %w", err)
+		sp.close()
+		return sources.Body{}, nil, fmt.Errorf("repository: read body: %w", err)
 	}
-	body := sources.Body{Hash: hex.EncodeToString(h.Sum(nil)), Size: n}
+	return sources.Body{Hash: hex.EncodeToString(h.Sum(nil)), Size: n}, sp, nil
+}
+
+// uploadSpool stores a spooled object unless it is already stored.
+func (r *Repository) uploadSpool(ctx context.Context, body sources.Body, sp *spool) (PutStats, error) {
 	if r.HasObject(ctx, body.Hash) {
-		return body, PutStats{}, nil
+		return PutStats{}, nil
 	}
 	content, size, err := sp.reader()
 	if err != nil {
-		return body, PutStats{}, err
+		return PutStats{}, err
 	}
 	err = r.sink.Put(ctx, ObjectKey(body.Hash), content, size)
 	if err != nil && !errors.Is(err, sinks.ErrExist) {
-		return body, PutStats{}, fmt.Errorf("repository: store object %s: %w", body.Hash[:12], err)
+		return PutStats{}, fmt.Errorf("repository: store object %s: %w", body.Hash[:12], err)
 	}
 	r.markKnown(body.Hash)
 	if err != nil { // ErrExist: someone else stored it
-		return body, PutStats{}, nil
+		return PutStats{}, nil
 	}
-	return body, PutStats{Uploaded: true, Compressed: size}, nil
+	return PutStats{Uploaded: true, Compressed: size}, nil
+}
+
+// putObjectAsync spools rd now and uploads it in the background, so the
+// source can fetch the next item while this one travels to the sink (a PUT
+// to S3 costs tens of milliseconds; an fs put, fsyncs). At most
+// uploadSlots uploads are in flight per repository: a caller blocks here
+// when all are busy, which bounds memory to uploadSlots spools. done runs
+// once the upload ended.
+func (r *Repository) putObjectAsync(ctx context.Context, rd io.Reader, done func(PutStats, error)) (sources.Body, error) {
+	select {
+	case r.uploads <- struct{}{}:
+	case <-ctx.Done():
+		return sources.Body{}, ctx.Err()
+	}
+	body, sp, err := r.spoolObject(rd)
+	if err != nil {
+		<-r.uploads
+		return body, err
+	}
+	go func() {
+		defer func() { <-r.uploads }()
+		defer sp.close()
+		done(r.uploadSpool(ctx, body, sp))
+	}()
+	return body, nil
 }
 
 // spoolMem is how much compressed data a spool keeps in memory before it

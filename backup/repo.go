@@ -2,6 +2,7 @@ package backup
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -42,10 +43,14 @@ type Repository struct {
 	commitItems    int
 	commitInterval time.Duration
 	cacheDir       string
+	uploads        chan struct{} // semaphore: object uploads in flight
 
 	mu    sync.Mutex
 	known map[string]bool // object hashes confirmed stored during this process
 }
+
+// defaultUploads bounds object uploads in flight (and so spools in memory).
+const defaultUploads = 16
 
 // Options tune a Repository.
 type RepoOptions struct {
@@ -58,6 +63,9 @@ type RepoOptions struct {
 	CommitInterval time.Duration
 	// CacheDir holds the local state cache (see cache.go); empty = none.
 	CacheDir string
+	// Uploads is how many object uploads may be in flight at once across
+	// the repository (default 16).
+	Uploads int
 }
 
 // ErrNoRepository is returned by Open when the sink holds no repo.json.
@@ -118,7 +126,8 @@ func newRepository(sink sinks.Sink, cfg RepoConfig, opts RepoOptions) *Repositor
 		opts.SpoolDir = os.TempDir()
 	}
 	return &Repository{sink: sink, cfg: cfg, spoolDir: opts.SpoolDir, known: map[string]bool{},
-		commitItems: opts.CommitItems, commitInterval: opts.CommitInterval, cacheDir: opts.CacheDir}
+		commitItems: opts.CommitItems, commitInterval: opts.CommitInterval, cacheDir: opts.CacheDir,
+		uploads: make(chan struct{}, cmp.Or(max(opts.Uploads, 0), defaultUploads))}
 }
 
 // Config returns the repository's stored configuration.

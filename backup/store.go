@@ -251,6 +251,9 @@ type container struct {
 	last    time.Time // last commit
 	closed  bool
 	dirty   bool // committed since open: refresh the state cache on Close
+
+	inflight sync.WaitGroup // background uploads of this container's bodies
+	upErr    error          // first failed upload (guarded by s.mu)
 }
 
 var _ sources.Container = (*container)(nil)
@@ -272,18 +275,40 @@ func (c *container) Range(fn func(sources.Item) bool) {
 	}
 }
 
+// PutBody spools the body and uploads it in the background; Commit waits
+// for every upload of the container, so no segment ever names an object that
+// is not stored yet.
 func (c *container) PutBody(ctx context.Context, r io.Reader) (sources.Body, error) {
-	b, ps, err := c.s.repo.PutObject(ctx, r)
-	if err != nil {
-		return b, err
-	}
-	if ps.Uploaded {
+	c.inflight.Add(1)
+	b, err := c.s.repo.putObjectAsync(ctx, r, func(ps PutStats, err error) {
+		defer c.inflight.Done()
 		c.s.mu.Lock()
-		c.s.stats.Uploaded++
-		c.s.stats.UploadedBytes += ps.Compressed
-		c.s.mu.Unlock()
+		defer c.s.mu.Unlock()
+		if err != nil {
+			if c.upErr == nil {
+				c.upErr = err
+			}
+			return
+		}
+		if ps.Uploaded {
+			c.s.stats.Uploaded++
+			c.s.stats.UploadedBytes += ps.Compressed
+		}
+	})
+	if err != nil {
+		c.inflight.Done()
 	}
-	return b, nil
+	return b, err
+}
+
+// waitUploads waits for the container's uploads and returns the first error.
+// A failed upload fails every later commit of this container: its item may
+// be among the pending records.
+func (c *container) waitUploads() error {
+	c.inflight.Wait()
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	return c.upErr
 }
 
 func (c *container) HasBody(ctx context.Context, hash string) bool {
@@ -353,6 +378,9 @@ func (c *container) Commit(ctx context.Context, cursor any) error {
 	if len(c.pending) == 0 && bytes.Equal(cur, c.cursor) {
 		return nil
 	}
+	if err := c.waitUploads(); err != nil {
+		return fmt.Errorf("repository: commit %s %q: %w", c.s.source, c.st.Name, err)
+	}
 	seq := c.st.Head + 1
 	kind := segDelta
 	now := time.Now().UTC()
@@ -393,6 +421,7 @@ func (c *container) Commit(ctx context.Context, cursor any) error {
 func (c *container) Close() error {
 	if !c.closed {
 		c.closed = true
+		c.inflight.Wait() // no upload outlives its container
 		if c.dirty && len(c.pending) == 0 {
 			// Committed state only: uncommitted records never reach the cache.
 			c.s.repo.cacheStore(c.s.prefix, c.ckey, c.st)
