@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"github.com/y360backup/y360backup/internal/testpeer"
 	"os"
 	"testing"
 
@@ -18,13 +19,8 @@ import (
 // testS3Sink opens a fresh bucket on the test S3 server (versitygw in CI),
 // skipping when none is configured unless Y360_TEST_REQUIRE_PEERS=1.
 func testS3Sink(t *testing.T) sinks.Sink {
-	endpoint, access, secret := os.Getenv("Y360_TEST_S3_ENDPOINT"), os.Getenv("Y360_TEST_S3_ACCESS_KEY"), os.Getenv("Y360_TEST_S3_SECRET_KEY")
-	if endpoint == "" {
-		if os.Getenv("Y360_TEST_REQUIRE_PEERS") == "1" {
-			t.Fatal("Y360_TEST_S3_ENDPOINT unset but Y360_TEST_REQUIRE_PEERS=1")
-		}
-		t.Skip("no S3 server (Y360_TEST_S3_ENDPOINT)")
-	}
+	endpoint := testpeer.Env(t, "Y360_TEST_S3_ENDPOINT")
+	access, secret := os.Getenv("Y360_TEST_S3_ACCESS_KEY"), os.Getenv("Y360_TEST_S3_SECRET_KEY")
 	var b [6]byte
 	rand.Read(b[:])
 	bucket := "y360-backup-test-" + hex.EncodeToString(b[:])

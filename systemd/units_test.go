@@ -5,6 +5,7 @@
 package systemd_test
 
 import (
+	"github.com/y360backup/y360backup/internal/testpeer"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,10 +26,7 @@ func analyzer(t *testing.T) string {
 	t.Helper()
 	p, err := exec.LookPath("systemd-analyze")
 	if err != nil {
-		if os.Getenv("Y360_TEST_REQUIRE_PEERS") == "1" {
-			t.Fatal("systemd-analyze not found (apt-get install systemd)")
-		}
-		t.Skip("systemd-analyze not found (apt-get install systemd); set Y360_TEST_REQUIRE_PEERS=1 to fail instead")
+		testpeer.Missing(t, "systemd-analyze not found (apt-get install systemd)")
 	}
 	return p
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/y360backup/y360backup/internal/testpeer"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -97,10 +98,7 @@ func setup(t *testing.T) (*backup.Repository, *backup.Snapshot) {
 func python(t *testing.T) string {
 	p, err := exec.LookPath("python3")
 	if err != nil {
-		if os.Getenv("Y360_TEST_REQUIRE_PEERS") == "1" {
-			t.Fatal("python3 is needed to read exports back")
-		}
-		t.Skip("python3 not installed")
+		testpeer.Missing(t, "python3 (needed to read exports back) is not installed")
 	}
 	return p
 }

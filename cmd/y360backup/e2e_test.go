@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/y360backup/y360backup/internal/testpeer"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -28,17 +29,7 @@ import (
 // the token exchange, XOAUTH2 through Dovecot's oauth2 passdb (which asks the
 // standalone emulator, sharing Y360_TEST_EMU_KEY), the repository on disk.
 
-func requireEnv(t *testing.T, name string) string {
-	t.Helper()
-	v := os.Getenv(name)
-	if v == "" {
-		if os.Getenv("Y360_TEST_REQUIRE_PEERS") == "1" {
-			t.Fatalf("%s is not set but Y360_TEST_REQUIRE_PEERS=1", name)
-		}
-		t.Skipf("%s not set (run scripts/test.sh)", name)
-	}
-	return v
-}
+func requireEnv(t *testing.T, name string) string { t.Helper(); return testpeer.Env(t, name) }
 
 // buildBinary compiles y360backup once per test binary run.
 var builtBinary string

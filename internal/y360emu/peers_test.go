@@ -4,8 +4,8 @@ import (
 	"bufio"
 	"encoding/base64"
 	"fmt"
+	"github.com/y360backup/y360backup/internal/testpeer"
 	"net"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -13,17 +13,7 @@ import (
 
 // peerAddr returns the address in env var name, skipping the test when it is
 // unset unless Y360_TEST_REQUIRE_PEERS=1 (CI), where a missing peer fails.
-func peerAddr(t *testing.T, name string) string {
-	t.Helper()
-	v := os.Getenv(name)
-	if v == "" {
-		if os.Getenv("Y360_TEST_REQUIRE_PEERS") == "1" {
-			t.Fatalf("%s is not set but Y360_TEST_REQUIRE_PEERS=1", name)
-		}
-		t.Skipf("%s not set", name)
-	}
-	return v
-}
+func peerAddr(t *testing.T, name string) string { t.Helper(); return testpeer.Env(t, name) }
 
 // xoauth2 logs in to a plain-IMAP server with AUTHENTICATE XOAUTH2 (SASL-IR)
 // and returns the tagged status line.

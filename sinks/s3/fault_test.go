@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/y360backup/y360backup/internal/testpeer"
 	"io"
 	"net"
 	"os"
@@ -49,10 +50,7 @@ func versitygwBinary(t *testing.T) string {
 	if p, err := exec.LookPath("versitygw"); err == nil {
 		return p
 	}
-	if os.Getenv("Y360_TEST_REQUIRE_PEERS") == "1" {
-		t.Fatal("versitygw not found ($Y360_TEST_VERSITYGW, $Y360_PEERS_CACHE/bin, $PATH) but Y360_TEST_REQUIRE_PEERS=1")
-	}
-	t.Skip("versitygw not found: set Y360_TEST_VERSITYGW or run scripts/peers-up.sh")
+	testpeer.Missing(t, "versitygw not found ($Y360_TEST_VERSITYGW, $Y360_PEERS_CACHE/bin, $PATH)")
 	return ""
 }
 

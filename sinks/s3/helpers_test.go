@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"github.com/y360backup/y360backup/internal/testpeer"
 	"os"
 	"testing"
 
@@ -22,10 +23,7 @@ func testServer(t testing.TB) server {
 	t.Helper()
 	srv := server{os.Getenv("Y360_TEST_S3_ENDPOINT"), os.Getenv("Y360_TEST_S3_ACCESS_KEY"), os.Getenv("Y360_TEST_S3_SECRET_KEY")}
 	if srv.endpoint == "" || srv.access == "" {
-		if os.Getenv("Y360_TEST_REQUIRE_PEERS") == "1" {
-			t.Fatal("Y360_TEST_S3_ENDPOINT/ACCESS_KEY/SECRET_KEY unset but Y360_TEST_REQUIRE_PEERS=1")
-		}
-		t.Skip("no S3 server: set Y360_TEST_S3_ENDPOINT, Y360_TEST_S3_ACCESS_KEY, Y360_TEST_S3_SECRET_KEY")
+		testpeer.Missing(t, "no S3 server: Y360_TEST_S3_ENDPOINT, Y360_TEST_S3_ACCESS_KEY, Y360_TEST_S3_SECRET_KEY are not all set")
 	}
 	return srv
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/y360backup/y360backup/internal/testpeer"
 	"io"
 	"net/http"
 	"os"
@@ -25,13 +26,7 @@ import (
 // Y360_TEST_REQUIRE_PEERS=1).
 func radicaleURL(t *testing.T) string {
 	t.Helper()
-	u := os.Getenv("Y360_TEST_RADICALE_URL")
-	if u == "" {
-		if os.Getenv("Y360_TEST_REQUIRE_PEERS") == "1" {
-			t.Fatal("Y360_TEST_RADICALE_URL is not set but Y360_TEST_REQUIRE_PEERS=1")
-		}
-		t.Skip("Y360_TEST_RADICALE_URL not set")
-	}
+	u := testpeer.Env(t, "Y360_TEST_RADICALE_URL")
 	return strings.TrimSuffix(u, "/") + "/"
 }
 

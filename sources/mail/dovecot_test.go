@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/y360backup/y360backup/internal/testpeer"
 	"os"
 	"slices"
 	"strings"
@@ -37,17 +38,7 @@ func dovecotToken(email string) string {
 	return "valid-" + email
 }
 
-func peerEnv(t *testing.T, name string) string {
-	t.Helper()
-	v := os.Getenv(name)
-	if v == "" {
-		if os.Getenv("Y360_TEST_REQUIRE_PEERS") == "1" {
-			t.Fatalf("%s is not set but Y360_TEST_REQUIRE_PEERS=1", name)
-		}
-		t.Skipf("%s not set", name)
-	}
-	return v
-}
+func peerEnv(t *testing.T, name string) string { t.Helper(); return testpeer.Env(t, name) }
 
 // dovecotTLS trusts Y360_TEST_DOVECOT_CA when set; otherwise it skips
 // verification (the certificates are self-signed test certificates).
