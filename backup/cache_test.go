@@ -57,11 +57,21 @@ func TestStateCache(t *testing.T) {
 	if s4.Totals.Items != 1 || s4.Totals.Deleted != 0 {
 		t.Errorf("run after another writer: %+v (stale cache would re-add or re-delete)", s4.Totals)
 	}
+	// Browsing the newest snapshot comes from the cache; an older one
+	// replays its segments and still shows its own state.
+	cs.indexGets = 0
+	latest := restoreAll(t, withCache, s4)
+	if cs.indexGets != 0 {
+		t.Errorf("reading the newest snapshot read %d segments, want 0 (cache)", cs.indexGets)
+	}
+	if older := restoreAll(t, withCache, s2); len(older["a@x.test"]["INBOX"]) != 40 || cs.indexGets == 0 {
+		t.Errorf("older snapshot: %d INBOX items after %d segment reads", len(older["a@x.test"]["INBOX"]), cs.indexGets)
+	}
+	_ = latest
 	// Equal to a replay from scratch.
 	fresh, _ := Open(ctx, cs, RepoOptions{SpoolDir: t.TempDir()})
 	a, b := restoreAll(t, withCache, s4), restoreAll(t, fresh, s4)
 	if fmt.Sprint(a) != fmt.Sprint(b) || len(a["a@x.test"]["INBOX"]) != 41 {
 		t.Errorf("cached and fresh views differ or wrong: %d vs %d items", len(a["a@x.test"]["INBOX"]), len(b["a@x.test"]["INBOX"]))
 	}
-	_ = s2
 }

@@ -194,15 +194,22 @@ func (r *Repository) LoadContainer(ctx context.Context, uid, source string, h Co
 	if err != nil {
 		return nil, err
 	}
+	if st, ok := r.cachedLoad(prefix, h.Key, chain); ok && st.Head == h.Head {
+		return viewOf(h.Name, st), nil // the newest snapshot: no segment to read
+	}
 	st, err := r.loadState(ctx, h.Name, chainUpTo(chain, h.Head))
 	if err != nil {
 		return nil, err
 	}
-	v := &ContainerView{Name: h.Name, Items: map[string]ItemView{}, Cursor: st.Cursor}
+	return viewOf(h.Name, st), nil
+}
+
+func viewOf(name string, st *containerState) *ContainerView {
+	v := &ContainerView{Name: name, Items: make(map[string]ItemView, len(st.Items)), Cursor: st.Cursor}
 	for id, it := range st.Items {
 		v.Items[id] = ItemView{ID: id, Hash: it.Hash, Size: it.Size, Meta: it.Meta}
 	}
-	return v, nil
+	return v
 }
 
 // SnapshotAt returns the newest snapshot that started at or before t.

@@ -121,17 +121,16 @@ func (s *userStore) Containers() []string {
 
 // readName reads a hashed container's name from a segment header.
 func (s *userStore) readName(key string) string {
-	st := newContainerState("")
 	rc, err := s.repo.getCompressed(context.Background(), key)
 	if err != nil {
 		return ""
 	}
 	defer rc.Close()
 	var rec record
-	if json.NewDecoder(io.LimitReader(rc, 1<<16)).Decode(&rec) == nil && rec.T == "hdr" {
-		st.Name = rec.Container
+	if json.NewDecoder(io.LimitReader(rc, 1<<16)).Decode(&rec) != nil || rec.T != "hdr" {
+		return ""
 	}
-	return st.Name
+	return rec.Container
 }
 
 // Open implements sources.Store.

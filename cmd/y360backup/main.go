@@ -80,8 +80,6 @@ func exitCode(err error) int {
 		return exitFailure
 	case errors.As(err, &cerr), errors.Is(err, errUsage):
 		return exitUsage
-	case errors.Is(err, backup.ErrLocked):
-		return exitInternal
 	default:
 		return exitInternal
 	}

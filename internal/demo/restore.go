@@ -78,7 +78,7 @@ func (w *world) restore(ctx context.Context, out io.Writer, repo *backup.Reposit
 		check(fmt.Sprintf("%d messages in %q", len(lostMail), rep.Target+"|"+folderProjects), err == nil && sameCounts(got, hashes(lostMail)))
 	}
 	if restorers["calendar"] != nil {
-		check("the recurring event, in calendar \""+w.restoredCalendar(who, rep.Target)+"\"", w.restoredEvent(who, event))
+		check("the recurring event, in calendar \""+w.restoredCalendar(who)+"\"", w.restoredEvent(who, event))
 	}
 	if restorers["disk"] != nil {
 		b, err := w.diskBytes(who, "/"+rep.Target+lostFile)
@@ -109,7 +109,7 @@ func (w *world) diskBytes(who, p string) (string, error) {
 }
 
 // restoredCalendar names the calendar the restore created.
-func (w *world) restoredCalendar(who, target string) string {
+func (w *world) restoredCalendar(who string) string {
 	for _, c := range w.cal.Calendars(who) {
 		if strings.HasPrefix(c, "restored-") {
 			return c
@@ -119,7 +119,7 @@ func (w *world) restoredCalendar(who, target string) string {
 }
 
 func (w *world) restoredEvent(who string, want []byte) bool {
-	cal := w.restoredCalendar(who, "")
+	cal := w.restoredCalendar(who)
 	for _, o := range w.cal.Objects(who, cal) {
 		if b, ok := w.cal.Object(who, cal, o); ok && string(b) == string(want) {
 			return true
