@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/y360backup/y360backup/backup"
 	"github.com/y360backup/y360backup/internal/demo"
 )
 
@@ -83,14 +84,21 @@ func TestCLIBrowseDemoRepository(t *testing.T) {
 	if _, code = runCLI(t, "ls", "-c", cfg, "--at", "not a time"); code != exitUsage {
 		t.Errorf("bad --at: exit %d, want %d", code, exitUsage)
 	}
-	// Damage one object: verify names it and exits 1.
+	// Damage one object the newest snapshot uses: verify names it and exits 1.
+	// (An arbitrary object may belong only to an item deleted since.)
+	r := openTestRepo(t, repo)
+	latest, err := r.FindSnapshot(context.Background(), "latest")
+	if err != nil {
+		t.Fatal(err)
+	}
 	var victim string
-	filepath.WalkDir(filepath.Join(repo, "objects"), func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && victim == "" {
-			victim = p
-		}
-		return nil
-	})
+	r.Select(context.Background(), latest, backup.Selection{Users: []string{"alice@demo.y360.test"}, Sources: []string{"mail"}},
+		func(sc backup.SelectedContainer) error {
+			if victim == "" && len(sc.Items) > 0 {
+				victim = filepath.Join(repo, filepath.FromSlash(backup.ObjectKey(sc.Items[0].Hash)))
+			}
+			return nil
+		})
 	os.Chmod(victim, 0o600)
 	os.WriteFile(victim, []byte("garbage"), 0o600)
 	if out, code = runCLI(t, "verify", "-c", cfg); code != exitFailure || !strings.Contains(out, "PROBLEM") {
