@@ -500,3 +500,36 @@ func TestPartialRunCarriesForward(t *testing.T) {
 		}
 	}
 }
+
+// Org credentials refused after an earlier snapshot exists, with more users
+// than workers: users never attempted keep their previous state (carried) and
+// the run does not panic (it did: nil Sources map in carryForward).
+func TestOrgCredentialFailureAfterEarlierSnapshot(t *testing.T) {
+	ctx := context.Background()
+	r, _ := testRepo(t)
+	var many users
+	data := map[string]map[string]map[string]string{}
+	for i := 0; i < 9; i++ {
+		u := sources.User{ID: fmt.Sprint(i + 1), Email: fmt.Sprintf("u%02d@x.test", i), Enabled: true}
+		many = append(many, u)
+		data[u.Email] = map[string]map[string]string{"INBOX": {"1": "body " + u.Email}}
+	}
+	if _, err := r.Backup(ctx, runOpts(&fakeSource{data: data}, many)); err != nil {
+		t.Fatal(err)
+	}
+	opts := runOpts(&orgFailSource{}, many)
+	opts.Concurrency = 4
+	s, err := r.Backup(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Status != StatusFailed {
+		t.Errorf("status %s, want failed", s.Status)
+	}
+	got := restoreAll(t, r, s)
+	for _, u := range many {
+		if got[u.Email]["INBOX"]["1"] != "body "+u.Email {
+			t.Errorf("%s: newest snapshot lost the earlier backup: %v", u.Email, got[u.Email])
+		}
+	}
+}

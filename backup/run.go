@@ -99,7 +99,7 @@ func (r *Repository) Backup(ctx context.Context, opts RunOptions) (*Snapshot, er
 			for i := range work {
 				if msg := orgErr.Load(); msg != nil {
 					results[i] = UserSnapshot{ID: users[i].ID, Email: users[i].Email, Status: StatusFailed,
-						Error: "not attempted: " + *msg}
+						Error: "not attempted: " + *msg, Sources: map[string]*SourceSnapshot{}}
 					continue
 				}
 				results[i] = r.backupUser(ctx, snap.ID, users[i], opts, log)
@@ -161,6 +161,9 @@ func carryForward(snap, prev *Snapshot) {
 			pu.Carried = true
 			snap.Users = append(snap.Users, pu)
 			continue
+		}
+		if cur.Sources == nil {
+			cur.Sources = map[string]*SourceSnapshot{}
 		}
 		for name, ps := range pu.Sources {
 			if _, done := cur.Sources[name]; !done {
