@@ -155,17 +155,16 @@ func (d *headerDecoder) entry(i int) (Entry, error) {
 	e.Type = BlobType(d.b[d.pos])
 	copy(e.ID[:], d.b[d.pos+1:])
 	d.pos += 1 + len(e.ID)
-	fields := [...]struct {
-		name string
-		v    *uint64
-	}{{"offset", &e.Offset}, {"length", &e.Length}, {"raw length", &e.RawLength}}
-	for _, f := range fields {
-		v, err := d.uvarint()
-		if err != nil {
-			return e, corrupt("pack header: entry %d: %s: %v", i, f.name, err)
+	// Plain values, not pointers into e: pointers would move e to the heap,
+	// one allocation per entry.
+	var v [3]uint64
+	for j, name := range [...]string{"offset", "length", "raw length"} {
+		var err error
+		if v[j], err = d.uvarint(); err != nil {
+			return e, corrupt("pack header: entry %d: %s: %v", i, name, err)
 		}
-		*f.v = v
 	}
+	e.Offset, e.Length, e.RawLength = v[0], v[1], v[2]
 	return e, nil
 }
 
