@@ -2,7 +2,6 @@ package pack
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -168,23 +167,17 @@ func (d *headerDecoder) entry(i int) (Entry, error) {
 	return e, nil
 }
 
-var (
-	errTruncated  = errors.New("truncated uvarint")
-	errOverflow   = errors.New("uvarint overflows 64 bits")
-	errNonMinimal = errors.New("uvarint not in its minimal encoding")
-)
-
 // uvarint reads one minimal uvarint: binary.Uvarint also accepts padded
 // encodings, which would give one header several byte forms.
 func (d *headerDecoder) uvarint() (uint64, error) {
 	v, n := binary.Uvarint(d.b[d.pos:])
 	switch {
 	case n == 0:
-		return 0, fmt.Errorf("%w at byte %d", errTruncated, d.pos)
+		return 0, fmt.Errorf("truncated uvarint at byte %d", d.pos)
 	case n < 0:
-		return 0, fmt.Errorf("%w at byte %d", errOverflow, d.pos)
+		return 0, fmt.Errorf("uvarint overflows 64 bits at byte %d", d.pos)
 	case n > 1 && d.b[d.pos+n-1] == 0:
-		return 0, fmt.Errorf("%w at byte %d", errNonMinimal, d.pos)
+		return 0, fmt.Errorf("uvarint not in its minimal encoding at byte %d", d.pos)
 	}
 	d.pos += n
 	return v, nil

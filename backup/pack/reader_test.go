@@ -281,3 +281,24 @@ func TestWriterSameIDTwoTypes(t *testing.T) {
 		t.Fatalf("ReadHeader: %v, %d entries", err, len(entries))
 	}
 }
+
+// TestEveryBitFlipAndTruncation: no single-bit flip in the header or trailer
+// and no truncation of a pack yields a header ReadHeader accepts.
+func TestEveryBitFlipAndTruncation(t *testing.T) {
+	good, _ := writePack(t, testBlobs(4))
+	header, blobsLen := splitPack(t, good)
+	for i := int(blobsLen); i < len(good); i++ {
+		for bit := range 8 {
+			p := bytes.Clone(good)
+			p[i] ^= 1 << bit
+			if _, err := ReadHeader(readerOf(p), int64(len(p))); !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("bit %d of byte %d (header is %d bytes at %d) flipped: %v", bit, i, len(header), blobsLen, err)
+			}
+		}
+	}
+	for n := range len(good) {
+		if _, err := ReadHeader(readerOf(good[:n]), int64(n)); !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("pack cut to %d of %d bytes: %v", n, len(good), err)
+		}
+	}
+}
