@@ -34,11 +34,14 @@ func (t BlobType) String() string {
 	return fmt.Sprintf("BlobType(%d)", uint8(t))
 }
 
-// idSize is untyped so the size constants below mix with int64 and uint64.
+// ID names a blob or a pack: a SHA-256.
+type ID [32]byte
+
+// idSize is len(ID{}), untyped so the size constants below mix with int64
+// and uint64; the assignment fails to compile if the two ever differ.
 const idSize = sha256.Size
 
-// ID names a blob or a pack: a SHA-256.
-type ID [idSize]byte
+var _ [idSize]byte = ID{}
 
 // Hash is the ID of b: its SHA-256.
 func Hash(b []byte) ID { return sha256.Sum256(b) }
