@@ -19,6 +19,12 @@ var ErrNotExist = errors.New("object does not exist")
 // write-once. Callers that write content-addressed data treat it as success.
 var ErrExist = errors.New("object already exists")
 
+// ErrRange is returned (wrapped) by GetRange for a byte range that is not
+// inside the object: a negative offset or length, or one that ends past the
+// object's end. The repository reads blobs out of pack files at offsets it
+// recorded, so this means a damaged index or pack, never something to retry.
+var ErrRange = errors.New("byte range outside the object")
+
 // ObjectInfo describes a stored object.
 type ObjectInfo struct {
 	Key     string
