@@ -1,5 +1,6 @@
 // Package sinks defines the storage interface the repository is written to: a
-// flat, write-once object store. Implementations live in sinks/fs and sinks/s3.
+// flat, write-once object store. Implementations live in sinks/fs and sinks/s3
+// (sinks/mem for tests); sinks/counting decorates any of them with call counts.
 package sinks
 
 import (
