@@ -3,6 +3,7 @@
 package fs
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/y360backup/y360backup/sinks"
+	"github.com/y360backup/y360backup/sinks/internal/rangeio"
 )
 
 // Sink stores objects as files under a root directory. It is safe for
@@ -67,6 +69,38 @@ func (s *Sink) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 		return nil, fmt.Errorf("fs: get %s: %w", key, err)
 	}
 	return f, nil
+}
+
+// GetRange opens the object and returns a reader of length bytes from offset.
+// The size comes from the open descriptor (fstat), so the check and the read
+// see the same file even if the key is deleted meanwhile.
+func (s *Sink) GetRange(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
+	what := fmt.Sprintf("fs: get range %s [%d,+%d)", key, offset, length)
+	if err := rangeio.Check(offset, length, -1); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	f, err := s.openObject(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	fi, err := f.Stat()
+	if err == nil {
+		err = rangeio.Check(offset, length, fi.Size())
+	}
+	if err != nil || length == 0 {
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		return io.NopCloser(bytes.NewReader(nil)), nil
+	}
+	// Objects are write-once, but a file damaged under us (truncated) must
+	// fail the read rather than end it early: hence Exact.
+	sr := io.NewSectionReader(f, offset, length)
+	return rangeio.Exact(struct {
+		io.Reader
+		io.Closer
+	}{sr, f}, length, what), nil
 }
 
 // Stat returns the object's size and modification time.

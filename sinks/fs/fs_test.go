@@ -302,3 +302,27 @@ func listAll(t *testing.T, s sinks.Sink) []string {
 	}
 	return out
 }
+
+// TestGetRangeFileShrank: a pack file truncated (damaged) after GetRange
+// opened it fails the read instead of ending the range early.
+func TestGetRangeFileShrank(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "repo")
+	s := open(t, root)
+	ctx := context.Background()
+	data := sinktest.Data(3, 4096)
+	if err := s.Put(ctx, "packs/p", strings.NewReader(string(data)), int64(len(data))); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := s.GetRange(ctx, "packs/p", 1000, 2000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	if err := os.Truncate(filepath.Join(root, "packs", "p"), 1500); err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(rc)
+	if !errors.Is(err, io.ErrUnexpectedEOF) || !strings.Contains(err.Error(), "packs/p [1000,+2000)") {
+		t.Errorf("reading a range of a file that shrank: %d bytes, %v; want io.ErrUnexpectedEOF naming the range", len(b), err)
+	}
+}

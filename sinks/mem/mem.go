@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/y360backup/y360backup/sinks"
+	"github.com/y360backup/y360backup/sinks/internal/rangeio"
 )
 
 // Sink stores objects in a map.
@@ -84,6 +85,27 @@ func (s *Sink) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 		return nil, fmt.Errorf("mem: get %s: %w", key, sinks.ErrNotExist)
 	}
 	return io.NopCloser(bytes.NewReader(o.data)), nil
+}
+
+func (s *Sink) GetRange(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
+	what := fmt.Sprintf("mem: get range %s [%d,+%d)", key, offset, length)
+	if err := sinks.ValidKey(key); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	s.mu.Lock()
+	o, ok := s.objs[key]
+	s.mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("%s: %w", what, sinks.ErrNotExist)
+	}
+	if err := rangeio.Check(offset, length, int64(len(o.data))); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	// The slice is never written to (Corrupt replaces it), so no copy.
+	return io.NopCloser(bytes.NewReader(o.data[offset : offset+length])), nil
 }
 
 func (s *Sink) Stat(ctx context.Context, key string) (sinks.ObjectInfo, error) {

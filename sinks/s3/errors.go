@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"strings"
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -47,6 +48,13 @@ func (s *Sink) fail(op, key string, err error) error {
 		return hint(ErrBadCredentials, "check access_key and secret_key, and that they were issued for %s", s.endpoint())
 	case code == "NoSuchKey" || code == "NotFound" && op != "open" || status == 404 && op == "stat":
 		return fmt.Errorf("%s: %w", what, sinks.ErrNotExist)
+	case code == "InvalidRange" || status == 416:
+		// The range starts at or past the object's end (GetRange checks
+		// ranges that start inside but run past it itself).
+		if size := unsatisfiedSize(err); size >= 0 {
+			return fmt.Errorf("%s: %w: the object has %d bytes", what, sinks.ErrRange, size)
+		}
+		return fmt.Errorf("%s: %w", what, sinks.ErrRange)
 	case code == "PreconditionFailed" || status == 412:
 		return fmt.Errorf("%s: %w", what, sinks.ErrExist)
 	case code == "NoSuchBucket" || status == 404 && op == "open":
@@ -88,19 +96,26 @@ func errorCode(err error) (code string, status int) {
 
 // bucketRegion extracts the region the store says the bucket lives in.
 func bucketRegion(err error) string {
-	var respErr *awshttp.ResponseError
-	if errors.As(err, &respErr) && respErr.Response != nil {
-		if r := respErr.Response.Header.Get("X-Amz-Bucket-Region"); r != "" {
-			return fmt.Sprintf(", the store says %q", r)
-		}
+	if r := responseHeader(err).Get("X-Amz-Bucket-Region"); r != "" {
+		return fmt.Sprintf(", the store says %q", r)
 	}
 	return ""
+}
+
+// responseHeader returns the headers of the HTTP answer behind err, or nil
+// (on which Get returns "").
+func responseHeader(err error) http.Header {
+	var respErr *awshttp.ResponseError
+	if errors.As(err, &respErr) && respErr.Response != nil && respErr.Response.Response != nil {
+		return respErr.Response.Header
+	}
+	return nil
 }
 
 // permissionFor names the S3 permission an operation needs.
 func permissionFor(op string) string {
 	switch op {
-	case "get":
+	case "get", "get range":
 		return "s3:GetObject"
 	case "put":
 		return "s3:PutObject"

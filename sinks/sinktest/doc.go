@@ -6,5 +6,7 @@
 // (ErrExist, original intact), ErrNotExist for missing keys, lexical List with
 // prefixes and callback errors, rejection of hostile keys, atomicity when the
 // reader fails or ctx is cancelled, unknown sizes, a large object streamed
-// with bounded memory, and concurrent Puts of one key.
+// with bounded memory, concurrent Puts of one key, and GetRange: exact bytes
+// for ranges inside the object, ErrRange for those outside it, ErrNotExist
+// for a missing key, and a multi-MiB object read back in ranges.
 package sinktest

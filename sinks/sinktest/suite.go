@@ -65,6 +65,8 @@ func RunOptions(t *testing.T, opts Options, newSink func(t *testing.T) sinks.Sin
 		{"Large", testLarge},
 		{"ConcurrentSameKey", testConcurrentSameKey},
 		{"Cancelled", testCancelled},
+		{"GetRange", testGetRange},
+		{"GetRangeLarge", testGetRangeLarge},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
