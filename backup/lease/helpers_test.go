@@ -13,11 +13,14 @@ import (
 	"github.com/y360backup/y360backup/sinks/mem"
 )
 
-// Short timings for tests that wait for expiry; tests that only race use
-// slowOpts so that a loaded machine cannot expire a lease mid-round.
+// Short timings for tests that wait for expiry. 200 ms flaked on a 2-CPU
+// machine at load 10 under -race (a refresher goroutine went unscheduled for
+// the 60 ms of slack that leaves), so 500 ms: the holder then has 250 ms
+// without a confirmed refresh before it gives up. Tests that only race use
+// slowOpts so that load cannot expire a lease mid-round at all.
 const (
-	testTTL     = 200 * time.Millisecond
-	testRefresh = 40 * time.Millisecond
+	testTTL     = 500 * time.Millisecond
+	testRefresh = 100 * time.Millisecond
 )
 
 func fastOpts(owner string) Options {

@@ -142,7 +142,7 @@ func Acquire(ctx context.Context, s sinks.Sink, name string, o Options) (*Lease,
 	}
 	if err := l.Err(); err != nil { // lost while acquiring: slow store
 		l.backOff(ctx)
-		return nil, fmt.Errorf("lease %s: acquire: %w", name, err)
+		return nil, fmt.Errorf("%w (while acquiring)", err)
 	}
 	return l, nil
 }
@@ -170,7 +170,7 @@ func AcquireExclusive(ctx context.Context, s sinks.Sink, o Options) (*Lease, err
 	}
 	if err := l.Err(); err != nil {
 		l.backOff(ctx)
-		return nil, fmt.Errorf("lease %s: acquire: %w", Exclusive, err)
+		return nil, fmt.Errorf("%w (while acquiring)", err)
 	}
 	return l, nil
 }

@@ -1,0 +1,177 @@
+package lease
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/y360backup/y360backup/sinks"
+	"github.com/y360backup/y360backup/sinks/mem"
+)
+
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// A frozen holder (no timers run) wakes up after a successor took over: its
+// next refresh reports the loss, and its late heartbeat harms nobody.
+func TestLostFrozenHolder(t *testing.T) {
+	forEachSink(t, func(t *testing.T, s sinks.Sink) {
+		ctx := context.Background()
+		a := mustAcquire(t, s, "frozen", fastOpts("a"))
+		a.halt()
+		time.Sleep(testTTL + testRefresh)
+		b := mustAcquire(t, s, "frozen", fastOpts("b"))
+		if isClosed(a.Lost()) || a.Err() != nil {
+			t.Fatalf("frozen holder already knows: %v", a.Err())
+		}
+		err := a.refreshOnce(ctx)
+		if !errors.Is(err, ErrLost) || !strings.Contains(err.Error(), "superseded by epoch 2") {
+			t.Fatalf("refresh after takeover = %v, want ErrLost superseded by epoch 2", err)
+		}
+		if !isClosed(a.Lost()) || !errors.Is(a.Err(), ErrLost) {
+			t.Fatalf("Lost() not closed, Err %v", a.Err())
+		}
+		_, err = Acquire(ctx, s, "frozen", fastOpts("c"))
+		wantHeld(t, err, "owner b", "epoch 2")
+		if b.Err() != nil {
+			t.Fatalf("successor disturbed: %v", b.Err())
+		}
+		// A superseded lease's Release writes no marker for its epoch.
+		mustRelease(t, a)
+		if keys := keysOf(t, s, prefixOf("frozen")); slices.Contains(keys, fmt.Sprintf("%020d.released", a.Epoch())) {
+			t.Errorf("superseded holder wrote a release marker: %v", keys)
+		}
+		mustRelease(t, b)
+	})
+}
+
+// logSink collects Options.Log output.
+type logSink struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *logSink) log(format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, fmt.Sprintf(format, args...))
+}
+
+func (l *logSink) contains(s string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.ContainsFunc(l.lines, func(line string) bool { return strings.Contains(line, s) })
+}
+
+// A holder whose heartbeats fail gives up TTL/2 after its last good one,
+// while observers still see the lease live: nobody can take over before.
+func TestLostWhenRefreshFails(t *testing.T) {
+	ctx := context.Background()
+	var failing atomic.Bool
+	s := mem.New()
+	s.FailPut = func(key string) error {
+		if failing.Load() && strings.Contains(key, hbInfix) {
+			return errors.New("injected: store unreachable")
+		}
+		return nil
+	}
+	logs := &logSink{}
+	o := fastOpts("flaky")
+	o.Log = logs.log
+	a := mustAcquire(t, s, "flaky", o)
+	time.Sleep(2 * testRefresh) // some good refreshes first
+	failing.Store(true)
+	failStart := time.Now()
+	if !waitClosed(a.Lost(), testTTL) {
+		t.Fatalf("not lost %s after refreshes began to fail", testTTL)
+	}
+	lostAt := time.Now()
+	if d := lostAt.Sub(failStart); d < testTTL/2-testRefresh || d > testTTL/2+testRefresh {
+		t.Errorf("lost %s after the failures began, want TTL/2 (%s) minus up to one refresh", d, testTTL/2)
+	}
+	ns, err := scanName(ctx, s, "flaky")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info, err := describe(ctx, s, ns, lostAt, testTTL); err != nil || info.State != Live {
+		t.Errorf("at loss, observers see %v (%v): the holder gave up too late", info.State, err)
+	}
+	if !errors.Is(a.Err(), ErrLost) || !strings.Contains(a.Err().Error(), "no successful refresh") {
+		t.Errorf("Err = %v", a.Err())
+	}
+	if !logs.contains("refresh failed, will retry") || !logs.contains("injected") {
+		t.Errorf("failed refreshes not logged: %q", logs.lines)
+	}
+	// Releasing a lease lost this way frees it at once.
+	failing.Store(false)
+	mustRelease(t, a)
+	b := mustAcquire(t, s, "flaky", fastOpts("b"))
+	mustRelease(t, b)
+}
+
+// hangSink blocks heartbeat Puts until their context ends, like a store
+// that accepts the connection and never answers.
+type hangSink struct {
+	sinks.Sink
+	hang atomic.Bool
+}
+
+func (h *hangSink) Put(ctx context.Context, key string, r io.Reader, size int64) error {
+	if h.hang.Load() && strings.Contains(key, hbInfix) {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	return h.Sink.Put(ctx, key, r, size)
+}
+
+func TestLostWhenStoreHangs(t *testing.T) {
+	s := &hangSink{Sink: mem.New()}
+	a := mustAcquire(t, s, "hang", fastOpts("a"))
+	time.Sleep(testRefresh / 2)
+	s.hang.Store(true)
+	if !waitClosed(a.Lost(), testTTL/2+testRefresh) {
+		t.Fatalf("a hanging heartbeat kept the lease past its deadline")
+	}
+	if !errors.Is(a.Err(), ErrLost) {
+		t.Errorf("Err = %v", a.Err())
+	}
+}
+
+// retrySink reports ErrExist for every Put that succeeded, as an SDK does
+// when a request landed but its answer was lost and the retry hit
+// If-None-Match.
+type retrySink struct{ sinks.Sink }
+
+func (r retrySink) Put(ctx context.Context, key string, rd io.Reader, size int64) error {
+	if err := r.Sink.Put(ctx, key, rd, size); err != nil {
+		return err
+	}
+	return fmt.Errorf("retried: %w", sinks.ErrExist)
+}
+
+func TestOwnPutRetriedIsNotLost(t *testing.T) {
+	s := retrySink{mem.New()}
+	a := mustAcquire(t, s, "retry", fastOpts("a"))
+	time.Sleep(3 * testRefresh)
+	if a.Err() != nil {
+		t.Fatalf("lease lost over its own retried heartbeats: %v", a.Err())
+	}
+	mustRelease(t, a)
+	b := mustAcquire(t, s, "retry", fastOpts("b")) // the marker was written
+	if b.Epoch() != 2 {
+		t.Errorf("epoch %d, want 2", b.Epoch())
+	}
+}
