@@ -15,6 +15,7 @@ import (
 // starting at the same wall-clock instant: every name has exactly one winner
 // per round, and epochs grow from round to round.
 func TestMultiProcessContention(t *testing.T) {
+	t.Parallel() // long TTLs: load cannot change the outcome, only the time
 	const procs, rounds = 4, 20
 	root := t.TempDir()
 	c := childCfg{Mode: "race", Dir: filepath.Join(root, "repo"), Barrier: filepath.Join(root, "barrier"),

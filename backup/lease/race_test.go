@@ -67,12 +67,14 @@ func raceRounds(t *testing.T, s sinks.Sink, names []string, workers, rounds int,
 }
 
 func TestContentionOneName(t *testing.T) {
+	t.Parallel() // long TTLs: load cannot change the outcome, only the time
 	forEachSink(t, func(t *testing.T, s sinks.Sink) {
 		raceRounds(t, s, []string{"u/1/mail"}, 8, 50, slowOpts(""))
 	})
 }
 
 func TestContentionManyNames(t *testing.T) {
+	t.Parallel() // long TTLs: load cannot change the outcome, only the time
 	forEachSink(t, func(t *testing.T, s sinks.Sink) {
 		raceRounds(t, s, []string{"u/1/mail", "u/1/disk", "u/2/mail", "u/2/calendar"}, 8, 50, slowOpts(""))
 	})
@@ -81,6 +83,7 @@ func TestContentionManyNames(t *testing.T) {
 // Exclusive and normal acquirers start together, each after a random delay
 // of up to 3 ms so that both kinds sometimes win: never may both hold.
 func TestExclusiveVsNormalRace(t *testing.T) {
+	t.Parallel() // long TTLs: load cannot change the outcome, only the time
 	forEachSink(t, func(t *testing.T, s sinks.Sink) {
 		ctx := context.Background()
 		names := []string{"u/1/mail", "u/2/mail", "u/3/mail"}
