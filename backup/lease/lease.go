@@ -85,11 +85,12 @@ type Lease struct {
 	seq    uint64
 	prevHB string
 
-	mu         sync.Mutex
-	lastOK     time.Time // start of the last confirmed heartbeat Put (monotonic)
-	lostErr    error
-	superseded bool // lost to a higher epoch: a release marker would be garbage
-	released   bool
+	mu       sync.Mutex
+	lastOK   time.Time // start of the last confirmed heartbeat Put (monotonic)
+	lostErr  error
+	noMarker bool // superseded or claim gone: a release marker would be garbage, or harmful
+	released bool // Release was called
+	marked   bool // our release marker exists
 }
 
 // Name returns the lease's name (Exclusive for the exclusive lock).
@@ -294,6 +295,8 @@ func (l *Lease) deleteEpoch(ctx context.Context, epoch uint64, eo *epochObjs) {
 func (l *Lease) abandon(ctx context.Context) {
 	l.lose(fmt.Errorf("lease %s: %w: superseded before it was confirmed", l.name, ErrLost), true)
 	l.halt()
+	ctx, cancel := cleanupCtx(ctx, l.o)
+	defer cancel()
 	if err := l.sink.Delete(ctx, claimKey(l.name, l.epoch)); err != nil {
 		l.o.Log("lease %s: delete superseded claim %d: %v", l.name, l.epoch, err)
 	}
@@ -301,30 +304,39 @@ func (l *Lease) abandon(ctx context.Context) {
 
 // backOff gives up a claim we own that must not be used.
 func (l *Lease) backOff(ctx context.Context) {
+	ctx, cancel := cleanupCtx(ctx, l.o)
+	defer cancel()
 	if err := l.Release(ctx); err != nil {
 		l.o.Log("lease %s: back off: %v (the claim expires after %s)", l.name, err, l.o.TTL)
 	}
 }
 
+// cleanupCtx outlives a cancelled ctx, for a bounded time: undoing a claim
+// matters most when the caller gave up, since a claim left behind blocks
+// everyone for a whole TTL.
+func cleanupCtx(ctx context.Context, o Options) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), o.TTL/2)
+}
+
 // Release stops refreshing and writes the release marker, so others need not
-// wait for the TTL. It keeps the claim (epochs stay monotonic). Calling it
-// again, or after the lease was superseded, does nothing.
+// wait for the TTL. It keeps the claim (epochs stay monotonic). After a
+// successful Release, or after the lease was superseded, it does nothing; a
+// failed one may be retried.
 func (l *Lease) Release(ctx context.Context) error {
 	l.halt()
 	l.mu.Lock()
-	if l.released {
-		l.mu.Unlock()
-		return nil
-	}
 	l.released = true
-	superseded := l.superseded
+	skip := l.noMarker || l.marked
 	l.mu.Unlock()
-	if superseded {
+	if skip {
 		return nil
 	}
 	doc := markerDoc{Owner: l.o.Owner, By: "holder", At: l.o.Clock().UTC()}
 	if err := putJSON(ctx, l.sink, releasedKey(l.name, l.epoch), doc); err != nil && !errors.Is(err, sinks.ErrExist) {
 		return fmt.Errorf("lease %s: release epoch %d: %w", l.name, l.epoch, err)
 	}
+	l.mu.Lock()
+	l.marked = true
+	l.mu.Unlock()
 	return nil
 }

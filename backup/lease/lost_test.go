@@ -175,3 +175,73 @@ func TestOwnPutRetriedIsNotLost(t *testing.T) {
 		t.Errorf("epoch %d, want 2", b.Epoch())
 	}
 }
+
+func TestReleaseFailureCanBeRetried(t *testing.T) {
+	var failOnce atomic.Bool
+	failOnce.Store(true)
+	s := mem.New()
+	s.FailPut = func(key string) error {
+		if strings.HasSuffix(key, releasedSuffix) && failOnce.CompareAndSwap(true, false) {
+			return errors.New("injected")
+		}
+		return nil
+	}
+	a := mustAcquire(t, s, "n", fastOpts("a"))
+	if err := a.Release(context.Background()); err == nil || !strings.Contains(err.Error(), "lease n: release epoch 1: injected") {
+		t.Fatalf("Release = %v, want the injected failure", err)
+	}
+	if !errors.Is(a.Err(), ErrReleased) {
+		t.Errorf("Err after a failed Release = %v, want ErrReleased (it no longer refreshes)", a.Err())
+	}
+	mustRelease(t, a)
+	mustRelease(t, mustAcquire(t, s, "n", fastOpts("b"))) // at once: the retry wrote the marker
+}
+
+// A claim deleted by hand loses the lease, and its holder must not mark an
+// epoch that may be claimed afresh as released.
+func TestClaimDeletedByHand(t *testing.T) {
+	s := mem.New()
+	a := mustAcquire(t, s, "n", fastOpts("a"))
+	if err := s.Delete(context.Background(), claimKey("n", a.Epoch())); err != nil {
+		t.Fatal(err)
+	}
+	if !waitClosed(a.Lost(), 3*testRefresh) || !strings.Contains(a.Err().Error(), "claim of epoch 1 is gone") {
+		t.Fatalf("Err = %v", a.Err())
+	}
+	mustRelease(t, a)
+	for _, k := range keysOf(t, s, prefixOf("n")) {
+		if strings.HasSuffix(k, releasedSuffix) {
+			t.Errorf("release marker %s written for a claim that is gone", k)
+		}
+	}
+}
+
+// cancelAfter cancels the acquirer's context right after its claim landed.
+type cancelAfter struct {
+	sinks.Sink
+	key    string
+	cancel context.CancelFunc
+}
+
+func (c cancelAfter) Put(ctx context.Context, key string, r io.Reader, size int64) error {
+	err := c.Sink.Put(ctx, key, r, size)
+	if key == c.key {
+		c.cancel()
+	}
+	return err
+}
+
+// An acquirer whose context ends after its claim landed releases the claim
+// anyway, so the next acquirer need not wait for the TTL.
+func TestCancelledAcquireReleasesClaim(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	s := cancelAfter{Sink: mem.New(), key: claimKey("n", 1), cancel: cancel}
+	if _, err := Acquire(ctx, s, "n", fastOpts("a")); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Acquire = %v, want context.Canceled", err)
+	}
+	b := mustAcquire(t, s, "n", fastOpts("b"))
+	if b.Epoch() != 2 {
+		t.Errorf("epoch %d, want 2", b.Epoch())
+	}
+	mustRelease(t, b)
+}

@@ -81,7 +81,9 @@ func (l *Lease) refreshOnce(ctx context.Context) error {
 	case ns.top > l.epoch:
 		l.lose(fmt.Errorf("lease %s: %w: epoch %d superseded by epoch %d", l.name, ErrLost, l.epoch, ns.top), true)
 	case eo == nil || !eo.claim:
-		l.lose(fmt.Errorf("lease %s: %w: claim of epoch %d is gone", l.name, ErrLost, l.epoch), false)
+		// Deleted by hand. Our epoch may be claimed afresh, so it must not
+		// get a release marker from us.
+		l.lose(fmt.Errorf("lease %s: %w: claim of epoch %d is gone", l.name, ErrLost, l.epoch), true)
 	case eo.released:
 		l.lose(fmt.Errorf("lease %s: %w: epoch %d was released by someone else (y360backup unlock?)", l.name, ErrLost, l.epoch), false)
 	default:
@@ -94,13 +96,14 @@ func (l *Lease) refreshOnce(ctx context.Context) error {
 }
 
 // lose records the first reason the lease was lost and closes Lost().
-func (l *Lease) lose(err error, superseded bool) {
+// noMarker: Release must not write a release marker for our epoch.
+func (l *Lease) lose(err error, noMarker bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.lostErr != nil || l.released {
 		return
 	}
-	l.lostErr, l.superseded = err, superseded
+	l.lostErr, l.noMarker = err, noMarker
 	close(l.lost)
 	l.o.Log("%v", err)
 }
