@@ -49,17 +49,28 @@
 //     live, back off: Release (write our .released) and fail with ErrHeld.
 //
 // Refresh (every Options.Refresh, TTL/5 by default): Put the next heartbeat,
-// delete the previous one, list the name. If an epoch above ours exists, our
-// epoch has a .released we did not write (Break), or our claim is gone, the
-// lease is lost. A refresh counts only when both the Put and the list
-// succeeded; if none has for TTL/2 (measured from the start of the last good
-// heartbeat's Put, on the local monotonic clock), the lease is lost too. A
-// lost lease closes Lost(), sets Err() (wrapping ErrLost) and stops
+// list the name, and only then delete older heartbeats. The lease is lost if
+//   - an epoch above ours exists (superseded),
+//   - our epoch has a .released we did not write (Break), or our claim is gone,
+//   - the store's ModTimes of the new heartbeat and of our epoch's previous
+//     newest object are TTL/2 or more apart (lapsed: observers may have seen
+//     the lease expired and taken a conflicting lock such as the exclusive
+//     one, which this name's listing cannot show; this catches a holder
+//     frozen where no local clock could tell, e.g. across a suspend), or
+//   - no refresh succeeded (Put and list both) for TTL/2 since the start of
+//     the last good heartbeat's Put, by the monotonic or by the wall clock.
+//     The refresher checks this on a timer and bounds each refresh by it;
+//     Err() checks it too, so a holder can test it before committing work.
+//
+// A lost lease closes Lost(), sets Err() (wrapping ErrLost) and stops
 // refreshing; the holder must stop working.
 //
 // Release writes <E>.released, so waiters need not wait for the TTL, and
 // keeps the claim: the highest claim is never deleted except by a successor
-// that already has a higher one, which keeps epochs monotonic.
+// that already has a higher one, which keeps epochs monotonic. A release
+// marker is only ever written next to an existing claim (Release checks;
+// Break marks only a top epoch that has one), because a marker for an epoch
+// not yet claimed would release its future claim at once.
 //
 // AcquireExclusive: take the lease "exclusive" with steps 2-4, then list all
 // leases. If any other lease is live, Release and fail with ErrHeld naming
@@ -107,24 +118,35 @@
 // tests skew it.
 //
 // A holder that is frozen (SIGSTOP, VM pause, swap storm) runs no timers and
-// can wake up believing it still holds. Timing cannot prevent that; fencing
-// does: its writes carry its epoch (Epoch()), and the repository names
-// checkpoint objects with it so that a superseded holder's late writes rank
-// below its successor's. Its next refresh sees the higher epoch and reports
-// the lease lost.
+// can wake up believing it still holds. On waking it learns of the loss from
+// Err() (if its clocks saw the time pass) or from its next refresh (a higher
+// epoch, or the lapse in the store's timestamps), but writes it had in flight
+// land anyway. Fencing covers them: the holder's writes carry its epoch
+// (Epoch()), and the repository names checkpoint objects with it so that a
+// superseded holder's late writes rank below its successor's. For the same
+// reason maintenance under the exclusive lock must not assume that nothing
+// is written concurrently: late writes of a frozen backup can still land, so
+// prune must spare recent objects (a grace period well above the TTL).
 //
 // Exclusive vs normal: suppose X holds the exclusive lock and N a lease, both
-// past their checks. X's claim became visible at x, N's at n; X listed all
-// leases (after x) at sX and did not see N's claim, so n > sX > x; N listed
-// the exclusive lock at sN > n > x and so saw X's claim, live because X holds
-// it (I3), and backed off — a contradiction. If both see each other both
-// back off; that is safe, and callers retry with jitter.
+// past their checks. Let x and n be when their claims became visible (both
+// fresh and, by I3, live while their holders hold). X's scan of all leases
+// started at sX > x and did not find N's claim live, so it did not see it:
+// n > sX > x. N's check of the exclusive lock started at sN > n > x, so it
+// saw X's claim, live, and N backed off: a contradiction. If each sees the
+// other, both back off; that is safe, and callers retry with jitter. If one
+// side's lease had lapsed (its holder frozen or cut off past TTL/2, so the
+// other could judge it expired), the lapsed holder learns so from Err() or
+// its next refresh (deadline or lapse check) and must stop; until then only
+// fencing and the prune grace period protect the repository.
 //
 // # Limits
 //
 // A lease is not reentrant: a second Acquire of a held name in the same
 // process fails like any other. Garbage of superseded epochs (a late
-// heartbeat or marker) stays until the name's next acquisition. AcquireExclusive
-// reads every lease's claim, a few thousand small GETs for a large
-// organisation, which is fine for maintenance.
+// heartbeat or marker) stays until the name's next acquisition.
+// AcquireExclusive lists all leases and reads the claim of every one not
+// released, a few thousand small GETs for a large organisation, which is
+// fine for maintenance. Leases are only as safe as the store's Put-if-absent:
+// run the s3 sink's Check and refuse leases when ConditionalWrites is false.
 package lease

@@ -82,8 +82,8 @@ type Lease struct {
 	cancel   context.CancelFunc
 
 	// Owned by the refresher goroutine (or by a test after halt).
-	seq    uint64
-	prevHB string
+	seq uint64
+	hbs []string // heartbeats written and not yet deleted, oldest first
 
 	mu       sync.Mutex
 	lastOK   time.Time // start of the last confirmed heartbeat Put (monotonic)
@@ -105,8 +105,13 @@ func (l *Lease) Epoch() uint64 { return l.epoch }
 func (l *Lease) Lost() <-chan struct{} { return l.lost }
 
 // Err is nil while the lease is held, wraps ErrLost once it is lost, and is
-// ErrReleased after Release.
+// ErrReleased after Release. It checks the refresh deadline itself, so a
+// holder that wakes up from a freeze sees the loss before its refresher
+// does: call it before every write that commits work done under the lease.
 func (l *Lease) Err() error {
+	if !l.isReleased() {
+		l.checkDeadline()
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	switch {
@@ -116,6 +121,12 @@ func (l *Lease) Err() error {
 		return ErrReleased
 	}
 	return nil
+}
+
+func (l *Lease) isReleased() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.released
 }
 
 // Acquire takes the lease name, or fails with an error wrapping ErrHeld
@@ -274,12 +285,12 @@ func (l *Lease) confirm(ctx context.Context) error {
 // partial deletion leaves a claim rather than a marker without one.
 func (l *Lease) deleteEpoch(ctx context.Context, epoch uint64, eo *epochObjs) {
 	claim := claimKey(l.name, epoch)
-	for _, key := range eo.keys {
-		if key == claim {
+	for _, o := range eo.objs {
+		if o.key == claim {
 			continue
 		}
-		if err := l.sink.Delete(ctx, key); err != nil {
-			l.o.Log("lease %s: delete old %s: %v", l.name, key, err)
+		if err := l.sink.Delete(ctx, o.key); err != nil {
+			l.o.Log("lease %s: delete old %s: %v", l.name, o.key, err)
 			return
 		}
 	}
@@ -330,6 +341,15 @@ func (l *Lease) Release(ctx context.Context) error {
 	l.mu.Unlock()
 	if skip {
 		return nil
+	}
+	// A marker must never precede its claim: if the claim was deleted by
+	// hand, the epoch could be claimed afresh and be released at once.
+	switch _, err := l.sink.Stat(ctx, claimKey(l.name, l.epoch)); {
+	case errors.Is(err, sinks.ErrNotExist):
+		l.o.Log("lease %s: release: claim of epoch %d is gone, no marker written", l.name, l.epoch)
+		return nil
+	case err != nil:
+		return fmt.Errorf("lease %s: release epoch %d: %w", l.name, l.epoch, err)
 	}
 	doc := markerDoc{Owner: l.o.Owner, By: "holder", At: l.o.Clock().UTC()}
 	if err := putJSON(ctx, l.sink, releasedKey(l.name, l.epoch), doc); err != nil && !errors.Is(err, sinks.ErrExist) {

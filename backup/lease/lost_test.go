@@ -16,15 +16,6 @@ import (
 	"github.com/y360backup/y360backup/sinks/mem"
 )
 
-func isClosed(ch <-chan struct{}) bool {
-	select {
-	case <-ch:
-		return true
-	default:
-		return false
-	}
-}
-
 // A frozen holder (no timers run) wakes up after a successor took over: its
 // next refresh reports the loss, and its late heartbeat harms nobody.
 func TestLostFrozenHolder(t *testing.T) {
@@ -34,7 +25,7 @@ func TestLostFrozenHolder(t *testing.T) {
 		a.halt()
 		time.Sleep(testTTL + testRefresh)
 		b := mustAcquire(t, s, "frozen", fastOpts("b"))
-		if isClosed(a.Lost()) || a.Err() != nil {
+		if isClosed(a.Lost()) {
 			t.Fatalf("frozen holder already knows: %v", a.Err())
 		}
 		err := a.refreshOnce(ctx)
@@ -244,4 +235,64 @@ func TestCancelledAcquireReleasesClaim(t *testing.T) {
 		t.Errorf("epoch %d, want 2", b.Epoch())
 	}
 	mustRelease(t, b)
+}
+
+// A frozen holder whose lease expired without anyone taking its name must
+// still notice, by the gap in its heartbeats' ModTimes: a conflicting lock
+// (here the exclusive one, or normal leases for a frozen exclusive holder)
+// may have been taken meanwhile, which its own listing cannot show.
+func TestLapsedHolderNoticesWithoutSuccessor(t *testing.T) {
+	cases := []struct {
+		name          string
+		frozen, other func(t *testing.T, s sinks.Sink) (*Lease, error)
+	}{
+		{"normal holder, exclusive taken", func(t *testing.T, s sinks.Sink) (*Lease, error) {
+			return Acquire(context.Background(), s, "u/1/mail", fastOpts("n"))
+		}, func(t *testing.T, s sinks.Sink) (*Lease, error) {
+			return AcquireExclusive(context.Background(), s, fastOpts("x"))
+		}},
+		{"exclusive holder, normal taken", func(t *testing.T, s sinks.Sink) (*Lease, error) {
+			return AcquireExclusive(context.Background(), s, fastOpts("x"))
+		}, func(t *testing.T, s sinks.Sink) (*Lease, error) {
+			return Acquire(context.Background(), s, "u/1/mail", fastOpts("n"))
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			forEachSink(t, func(t *testing.T, s sinks.Sink) {
+				frozen, err := c.frozen(t, s)
+				if err != nil {
+					t.Fatal(err)
+				}
+				frozen.halt()
+				time.Sleep(testTTL + testRefresh)
+				other, err := c.other(t, s)
+				if err != nil {
+					t.Fatalf("expired lease still blocks: %v", err)
+				}
+				defer other.Release(context.Background())
+				err = frozen.refreshOnce(context.Background())
+				if !errors.Is(err, ErrLost) || !strings.Contains(err.Error(), "lapsed") || !isClosed(frozen.Lost()) {
+					t.Fatalf("refresh after the lapse = %v, want ErrLost (lapsed)", err)
+				}
+				if other.Err() != nil {
+					t.Errorf("the other lock was disturbed: %v", other.Err())
+				}
+			})
+		})
+	}
+}
+
+// Err checks the deadline itself: a holder waking from a freeze learns of
+// the loss from its first Err call, before its refresher runs.
+func TestErrChecksDeadline(t *testing.T) {
+	a := mustAcquire(t, mem.New(), "n", fastOpts("a"))
+	a.halt()
+	if err := a.Err(); err != nil {
+		t.Fatalf("Err right after acquiring = %v", err)
+	}
+	time.Sleep(testTTL/2 + testRefresh/2)
+	if err := a.Err(); !errors.Is(err, ErrLost) || !strings.Contains(err.Error(), "no successful refresh") || !isClosed(a.Lost()) {
+		t.Fatalf("Err after the deadline = %v, want ErrLost", err)
+	}
 }

@@ -85,77 +85,78 @@ func TestContentionManyNames(t *testing.T) {
 func TestExclusiveVsNormalRace(t *testing.T) {
 	t.Parallel() // long TTLs: load cannot change the outcome, only the time
 	forEachSink(t, func(t *testing.T, s sinks.Sink) {
-		ctx := context.Background()
-		names := []string{"u/1/mail", "u/2/mail", "u/3/mail"}
+		const rounds = 60
 		var xRounds, nRounds int
-		for r := range 60 {
-			var (
-				mu   sync.Mutex
-				xWon []*Lease
-				nWon = map[string][]*Lease{}
-				wg   sync.WaitGroup
-			)
-			start := make(chan struct{})
-			for w := range 8 {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					o := slowOpts(fmt.Sprintf("r%d-w%d", r, w))
-					delay := rand.N(3 * time.Millisecond)
-					<-start
-					time.Sleep(delay)
-					var l *Lease
-					var err error
-					if w < 2 {
-						l, err = AcquireExclusive(ctx, s, o)
-					} else {
-						l, err = Acquire(ctx, s, names[w%len(names)], o)
-					}
-					if err != nil {
-						if !errors.Is(err, ErrHeld) {
-							t.Errorf("round %d worker %d: %v", r, w, err)
-						}
-						return
-					}
-					mu.Lock()
-					defer mu.Unlock()
-					if w < 2 {
-						xWon = append(xWon, l)
-					} else {
-						nWon[l.Name()] = append(nWon[l.Name()], l)
-					}
-				}()
-			}
-			close(start)
-			wg.Wait()
-			normal := 0
-			for _, name := range names {
-				normal += len(nWon[name])
-				if len(nWon[name]) > 1 {
-					t.Errorf("round %d: %s has %d holders", r, name, len(nWon[name]))
-				}
-			}
-			if len(xWon) > 1 || len(xWon) == 1 && normal > 0 {
-				t.Fatalf("round %d: %d exclusive and %d normal holders at once", r, len(xWon), normal)
-			}
-			if len(xWon) > 0 {
+		for r := range rounds {
+			x, n := exclusiveRound(t, s, r, []string{"u/1/mail", "u/2/mail", "u/3/mail"})
+			if x > 0 {
 				xRounds++
 			}
-			if normal > 0 {
+			if n > 0 {
 				nRounds++
 			}
-			for _, l := range xWon {
-				mustRelease(t, l)
-			}
-			for _, ls := range nWon {
-				for _, l := range ls {
-					mustRelease(t, l)
-				}
-			}
 		}
-		t.Logf("rounds won by the exclusive lock: %d, by normal leases: %d, by none: %d", xRounds, nRounds, 60-xRounds-nRounds)
+		t.Logf("rounds won by the exclusive lock: %d, by normal leases: %d, by none: %d", xRounds, nRounds, rounds-xRounds-nRounds)
 		if xRounds == 0 || nRounds == 0 {
 			t.Errorf("one kind never won (exclusive %d, normal %d rounds): the race did not exercise both", xRounds, nRounds)
 		}
 	})
+}
+
+// exclusiveRound races two AcquireExclusive against six Acquire (two per
+// name), checks the outcome, releases the winners and counts them.
+func exclusiveRound(t *testing.T, s sinks.Sink, r int, names []string) (exclusive, normal int) {
+	var (
+		mu   sync.Mutex
+		xWon []*Lease
+		nWon = map[string][]*Lease{}
+		wg   sync.WaitGroup
+	)
+	start := make(chan struct{})
+	for w := range 8 {
+		wg.Go(func() {
+			o := slowOpts(fmt.Sprintf("r%d-w%d", r, w))
+			delay := rand.N(3 * time.Millisecond)
+			<-start
+			time.Sleep(delay)
+			var l *Lease
+			var err error
+			if w < 2 {
+				l, err = AcquireExclusive(context.Background(), s, o)
+			} else {
+				l, err = Acquire(context.Background(), s, names[w%len(names)], o)
+			}
+			if err != nil {
+				if !errors.Is(err, ErrHeld) {
+					t.Errorf("round %d worker %d: %v", r, w, err)
+				}
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if w < 2 {
+				xWon = append(xWon, l)
+			} else {
+				nWon[l.Name()] = append(nWon[l.Name()], l)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	for _, l := range xWon {
+		mustRelease(t, l)
+	}
+	for _, name := range names {
+		normal += len(nWon[name])
+		if len(nWon[name]) > 1 {
+			t.Errorf("round %d: %s has %d holders", r, name, len(nWon[name]))
+		}
+		for _, l := range nWon[name] {
+			mustRelease(t, l)
+		}
+	}
+	if len(xWon) > 1 || len(xWon) == 1 && normal > 0 {
+		t.Fatalf("round %d: %d exclusive and %d normal holders at once", r, len(xWon), normal)
+	}
+	return len(xWon), normal
 }

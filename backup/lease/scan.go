@@ -80,7 +80,33 @@ type epochObjs struct {
 	claim    bool
 	released bool
 	newest   time.Time // of the claim and heartbeats
-	keys     []string
+	objs     []epochObj
+}
+
+type epochObj struct {
+	key  string
+	kind objKind
+	mod  time.Time
+}
+
+// newestBut is the newest ModTime of the claim and heartbeats other than key.
+func (eo *epochObjs) newestBut(key string) (newest time.Time) {
+	for _, o := range eo.objs {
+		if o.key != key && o.kind != kindReleased && o.mod.After(newest) {
+			newest = o.mod
+		}
+	}
+	return newest
+}
+
+// mod returns key's ModTime.
+func (eo *epochObjs) mod(key string) (time.Time, bool) {
+	for _, o := range eo.objs {
+		if o.key == key {
+			return o.mod, true
+		}
+	}
+	return time.Time{}, false
 }
 
 // nameScan is one listing of leases/<name>/.
@@ -104,7 +130,7 @@ func (ns *nameScan) add(oi sinks.ObjectInfo, rel string) {
 		eo = &epochObjs{}
 		ns.epochs[epoch] = eo
 	}
-	eo.keys = append(eo.keys, oi.Key)
+	eo.objs = append(eo.objs, epochObj{oi.Key, kind, oi.ModTime})
 	switch kind {
 	case kindClaim:
 		eo.claim = true
