@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"syscall"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
@@ -30,6 +29,7 @@ import (
 //	"m" + name     → metadata: the cache format, the repository id
 type Cache struct {
 	db     *pebble.DB
+	lock   *pebble.Lock // released after db is closed
 	dir    string
 	repoID string
 
@@ -107,21 +107,31 @@ func Open(dir string, opts ...Option) (*Cache, error) {
 		if !desc.Exists {
 			return nil, invalid(dir, "the directory holds files but no index cache")
 		}
-		removeSpools(dir)
 	}
+	// Locking before pebble does tells "in use" apart from "corrupt".
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("index cache: %w", err)
+	}
+	lock, err := pebble.LockDirectory(dir, vfs.Default)
+	if err != nil {
+		return nil, fmt.Errorf("index cache %s: cannot lock it (in use by this or another process?): %w", dir, err)
+	}
+	removeSpools(dir) // of a process that died during Ingest
 	po := pebbleOptions(o.blockCache)
 	po.ErrorIfNotExists = !fresh
+	po.Lock = lock
 	db, err := pebble.Open(dir, po)
 	if err != nil {
+		lock.Close()
 		return nil, openError(dir, err)
 	}
-	c := &Cache{db: db, dir: dir, batch: batchEntries}
-	if err := c.checkMeta(o.repoID); err != nil {
-		db.Close()
-		return nil, err
+	c := &Cache{db: db, lock: lock, dir: dir, batch: batchEntries}
+	err = c.checkMeta(o.repoID)
+	if err == nil {
+		err = c.dropPending()
 	}
-	if err := c.dropPending(); err != nil {
-		db.Close()
+	if err != nil {
+		c.Close()
 		return nil, err
 	}
 	return c, nil
@@ -178,8 +188,6 @@ func invalid(dir, format string, a ...any) error {
 
 func openError(dir string, err error) error {
 	switch {
-	case errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EWOULDBLOCK):
-		return fmt.Errorf("index cache %s is in use by another process: %w", dir, err)
 	case errors.Is(err, fs.ErrPermission):
 		return fmt.Errorf("index cache %s: %w", dir, err)
 	case errors.Is(err, pebble.ErrDBDoesNotExist):
@@ -252,7 +260,7 @@ func (c *Cache) Dir() string { return c.dir }
 // Closing twice is harmless (pebble itself panics on it).
 func (c *Cache) Close() error {
 	var err error
-	c.closeOnce.Do(func() { err = c.fail("close", c.db.Close()) })
+	c.closeOnce.Do(func() { err = c.fail("close", errors.Join(c.db.Close(), c.lock.Close())) })
 	return err
 }
 
