@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"syscall"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
@@ -30,6 +29,7 @@ import (
 //	"m" + name     → metadata: the cache format, the repository id
 type Cache struct {
 	db     *pebble.DB
+	lock   *pebble.Lock // released after db is closed
 	dir    string
 	repoID string
 
@@ -55,7 +55,8 @@ const (
 	defaultBlockCache = 32 << 20
 	// memTableSize keeps write buffers small: pebble holds at most
 	// MemTableStopWritesThreshold of them.
-	memTableSize = 4 << 20
+	memTableSize  = 4 << 20
+	dataBlockSize = 16 << 10
 	// batchEntries bounds one write batch (about 1.5 MiB of keys and values).
 	batchEntries = 16 << 10
 )
@@ -107,21 +108,31 @@ func Open(dir string, opts ...Option) (*Cache, error) {
 		if !desc.Exists {
 			return nil, invalid(dir, "the directory holds files but no index cache")
 		}
-		removeSpools(dir)
 	}
+	// Locking before pebble does tells "in use" apart from "corrupt".
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("index cache: %w", err)
+	}
+	lock, err := pebble.LockDirectory(dir, vfs.Default)
+	if err != nil {
+		return nil, fmt.Errorf("index cache %s: cannot lock it (in use by this or another process?): %w", dir, err)
+	}
+	removeSpools(dir) // of a process that died during Ingest
 	po := pebbleOptions(o.blockCache)
 	po.ErrorIfNotExists = !fresh
+	po.Lock = lock
 	db, err := pebble.Open(dir, po)
 	if err != nil {
+		lock.Close()
 		return nil, openError(dir, err)
 	}
-	c := &Cache{db: db, dir: dir, batch: batchEntries}
-	if err := c.checkMeta(o.repoID); err != nil {
-		db.Close()
-		return nil, err
+	c := &Cache{db: db, lock: lock, dir: dir, batch: batchEntries}
+	err = c.checkMeta(o.repoID)
+	if err == nil {
+		err = c.dropPending()
 	}
-	if err := c.dropPending(); err != nil {
-		db.Close()
+	if err != nil {
+		c.Close()
 		return nil, err
 	}
 	return c, nil
@@ -148,6 +159,12 @@ func pebbleOptions(blockCache int64) *pebble.Options {
 		// would only cost space.
 		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 		po.Levels[i].FilterType = pebble.TableFilter
+		// 16 KiB data blocks (pebble's default is 4 KiB) make the index
+		// blocks a quarter as big: at 10^8 blobs they then mostly stay in
+		// the block cache, and a lookup reads one block from disk, not two.
+		// Measured at 10^8 with the file data out of the page cache: hits
+		// 140-175 us instead of 295-370 us.
+		po.Levels[i].BlockSize = dataBlockSize
 	}
 	po.Levels[len(po.Levels)-1].FilterPolicy = pebble.NoFilterPolicy
 	po.EnsureDefaults()
@@ -178,8 +195,6 @@ func invalid(dir, format string, a ...any) error {
 
 func openError(dir string, err error) error {
 	switch {
-	case errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EWOULDBLOCK):
-		return fmt.Errorf("index cache %s is in use by another process: %w", dir, err)
 	case errors.Is(err, fs.ErrPermission):
 		return fmt.Errorf("index cache %s: %w", dir, err)
 	case errors.Is(err, pebble.ErrDBDoesNotExist):
@@ -252,7 +267,7 @@ func (c *Cache) Dir() string { return c.dir }
 // Closing twice is harmless (pebble itself panics on it).
 func (c *Cache) Close() error {
 	var err error
-	c.closeOnce.Do(func() { err = c.fail("close", c.db.Close()) })
+	c.closeOnce.Do(func() { err = c.fail("close", errors.Join(c.db.Close(), c.lock.Close())) })
 	return err
 }
 

@@ -295,3 +295,13 @@ func TestConcurrentUse(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// A cache in use is not called corrupt: deleting it would not help.
+func TestOpenInUse(t *testing.T) {
+	dir := t.TempDir()
+	openT(t, dir)
+	_, err := Open(dir)
+	if err == nil || errors.Is(err, ErrCacheInvalid) || !strings.Contains(err.Error(), "in use") {
+		t.Fatalf("second Open: %v", err)
+	}
+}

@@ -132,6 +132,10 @@ func (e *Encoder) AddPack(pack ID, entries []Entry) error {
 	return e.flush()
 }
 
+// Size returns the decompressed bytes written so far, so that a writer can
+// start a new file well before MaxFileSize.
+func (e *Encoder) Size() int64 { return e.n + int64(len(e.buf)) }
+
 func (e *Encoder) flush() error {
 	e.n += int64(len(e.buf))
 	if e.n > MaxFileSize {

@@ -194,8 +194,23 @@ func patch(b []byte, i int, v byte) []byte {
 }
 
 func TestDecompressedSizeLimit(t *testing.T) {
-	file := encode(t, testPacks(6, 4, 10))
+	packs := testPacks(6, 4, 10)
+	var buf bytes.Buffer
+	e := NewEncoder(&buf)
+	for _, p := range packs {
+		if err := e.AddPack(p.Pack, p.Entries); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sizeBeforeEnd := e.Size()
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	file := buf.Bytes()
 	size := int64(len(decompress(t, file)))
+	if sizeBeforeEnd != size-33 { // the terminator: zero pack id and count 0
+		t.Fatalf("Size() = %d before Close, file is %d bytes", sizeBeforeEnd, size)
+	}
 	if err := decode(bytes.NewReader(file), size, func(ID, []Entry) error { return nil }); err != nil {
 		t.Fatalf("file of exactly the limit: %v", err)
 	}

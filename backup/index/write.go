@@ -59,7 +59,8 @@ func (c *Cache) Add(pack ID, entries []Entry) error {
 // a spool in the cache directory while checking it, then inserts from the
 // spool in batches of bounded size. A crash part way leaves name unmarked,
 // and ingesting it again is harmless: a blob already known keeps its first
-// location (any pack that holds it is valid).
+// location (any pack that holds it is valid). Ingest does not skip a name
+// already ingested: callers ask Ingested first and so save the download.
 func (c *Cache) Ingest(name string, r io.Reader) (blobs int, err error) {
 	if name == "" {
 		return 0, errors.New("index cache: Ingest: empty name")
