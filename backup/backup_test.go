@@ -1,7 +1,6 @@
 package backup
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -267,14 +266,21 @@ func testIncrementalAndPointInTime(t *testing.T, r *Repository, sink *countingSi
 		t.Errorf("uploaded %d objects, want 3 (dedup across users)", s1.Totals.Uploaded)
 	}
 
-	// No change: only the snapshot (and lock) are written.
+	// No change: only the snapshot (and lock) are written. (The first run
+	// after a change stores each changed user's tree once more: its
+	// per-run counts went back to zero.)
+	if _, err := r.Backup(ctx, runOpts(src, twoUsers)); err != nil {
+		t.Fatal(err)
+	}
 	putsBefore, bytesBefore := sink.puts, sink.bytes
 	s2, err := r.Backup(ctx, runOpts(src, twoUsers))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := sink.puts - putsBefore; got != 2 { // lock + snapshot
-		t.Errorf("no-change run made %d puts, want 2 (lock, snapshot)", got)
+	// Each (bucket, source) lease costs a claim and a release marker.
+	leases := map[int]bool{leaseBucket("1"): true, leaseBucket("2"): true}
+	if got, want := sink.puts-putsBefore, 1+2*len(leases); got != want {
+		t.Errorf("no-change run made %d puts, want %d (leases, snapshot)", got, want)
 	}
 	if b := sink.bytes - bytesBefore; b > 4096 {
 		t.Errorf("no-change run wrote %d bytes, want a few hundred", b)
@@ -353,13 +359,10 @@ func TestBackupPerItemFailure(t *testing.T) {
 
 func TestBaseSegmentsKeepReplayShort(t *testing.T) {
 	ctx := context.Background()
-	r, sink := testRepo(t)
-	st, err := r.openUserStore(ctx, "1", "fake", "run")
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, _ := testRepo(t)
+	st := r.openUserStore("1", "fake", "run", nil)
 	c, _ := st.Open(ctx, "INBOX")
-	for i := 0; i < 40; i++ {
+	for i := 0; i < 200; i++ {
 		b, _ := c.PutBody(ctx, strings.NewReader(fmt.Sprint(i)))
 		c.Put(sources.Item{ID: fmt.Sprint(i), Hash: b.Hash, Size: b.Size})
 		if err := c.Commit(ctx, i); err != nil {
@@ -367,55 +370,114 @@ func TestBaseSegmentsKeepReplayShort(t *testing.T) {
 		}
 	}
 	c.Close()
-	chain, _ := listChain(ctx, sink, indexPrefix("1", "fake"), containerKey("INBOX"))
-	replay := chainUpTo(chain, chain[len(chain)-1].Seq)
-	if len(chain) != 40 || len(replay) > baseEvery {
-		t.Errorf("chain %d segments, replay %d; want 40 and <= %d", len(chain), len(replay), baseEvery)
+	heads, _ := st.snapshotHeads()
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
 	}
-	st2, _ := r.openUserStore(ctx, "1", "fake", "run2")
+	before := r.treeReads.Load()
+	stt, err := r.loadState(ctx, "INBOX", heads[0].Head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reads := r.treeReads.Load() - before; reads > baseMaxDeltas+8 {
+		t.Errorf("replay read %d segments and pages, want at most %d", reads, baseMaxDeltas+8)
+	}
+	if len(stt.Items) != 200 || string(stt.Cursor) != "199" {
+		t.Errorf("replayed: %d items, cursor %s", len(stt.Items), stt.Cursor)
+	}
+	st2 := r.openUserStore("1", "fake", "run2", heads)
 	c2, _ := st2.Open(ctx, "INBOX")
-	if c2.Len() != 40 || string(c2.Cursor()) != "39" {
+	if c2.Len() != 200 || string(c2.Cursor()) != "199" {
 		t.Errorf("reopened: %d items, cursor %s", c2.Len(), c2.Cursor())
 	}
 }
 
-func TestLockRefusesSecondRun(t *testing.T) {
+// corruptBlob flips a byte inside the stored blob of body hash.
+func corruptBlob(t *testing.T, r *Repository, sink *mem.Sink, hash string) {
+	t.Helper()
 	ctx := context.Background()
-	r, sink := testRepo(t)
-	unlock, err := r.lock(ctx, "run1", 0)
+	key, off, n, err := r.ObjectLocation(ctx, hash)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.lock(ctx, "run2", 0); !errors.Is(err, ErrLocked) {
-		t.Fatalf("second lock: %v, want ErrLocked", err)
-	}
-	unlock()
-	// A lock left by a dead process on this host is stale.
-	b := []byte(`{"run":"dead","host":"` + hostname() + `","pid":999999999,"started":"2026-01-01T00:00:00Z"}`)
-	if err := sink.Put(ctx, "locks/dead.json", bytes.NewReader(b), int64(len(b))); err != nil {
+	rc, err := sink.Get(ctx, key)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.lock(ctx, "run3", 0); err != nil {
-		t.Fatalf("stale lock not removed: %v", err)
+	data, _ := io.ReadAll(rc)
+	rc.Close()
+	data[off+n/2] ^= 0x55
+	sink.Corrupt(key, data)
+}
+
+// A (user, source) leased by another writer is left to it: this run skips
+// it and carries its newest state; once free, the next run backs it up.
+func TestLeasedUserIsLeftToItsWriter(t *testing.T) {
+	ctx := context.Background()
+	r, _ := testRepo(t)
+	src := &fakeSource{data: map[string]map[string]map[string]string{
+		"a@x.test": {"INBOX": {"1": "a1"}},
+		"b@x.test": {"INBOX": {"1": "b1"}},
+	}}
+	if _, err := r.Backup(ctx, runOpts(src, twoUsers)); err != nil {
+		t.Fatal(err)
+	}
+	other, err := r.acquire(ctx, "1", "fake") // another writer holds a@x.test
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.data["a@x.test"]["INBOX"]["2"] = "a2"
+	src.data["b@x.test"]["INBOX"]["2"] = "b2"
+	s, err := r.Backup(ctx, runOpts(src, twoUsers))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := restoreAll(t, r, s)
+	if _, ok := got["a@x.test"]["INBOX"]["2"]; ok || got["a@x.test"]["INBOX"]["1"] != "a1" || got["b@x.test"]["INBOX"]["2"] != "b2" {
+		t.Errorf("with a@x.test leased elsewhere: %v", got)
+	}
+	for _, u := range s.Users {
+		if u.Email == "a@x.test" && !u.Carried {
+			t.Error("a@x.test, busy in another writer, is not marked carried")
+		}
+	}
+	if err := other.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s, err = r.Backup(ctx, runOpts(src, twoUsers))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := restoreAll(t, r, s); got["a@x.test"]["INBOX"]["2"] != "a2" {
+		t.Errorf("after the lease was released: %v", got)
+	}
+	leases, err := r.Leases(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range leases {
+		if l.State.String() == "live" {
+			t.Errorf("lease %s still live after the runs ended", l.Name)
+		}
 	}
 }
 
 func TestCorruptObjectDetected(t *testing.T) {
 	ctx := context.Background()
 	r, sink := testRepo(t)
-	b, _, err := r.PutObject(ctx, strings.NewReader("payload"))
+	b, _, err := r.PutObject(ctx, strings.NewReader(strings.Repeat("payload ", 100)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, _, _ := r.PutObject(ctx, strings.NewReader("other"))
-	rc, _ := sink.Get(ctx, ObjectKey(other.Hash))
-	data, _ := io.ReadAll(rc)
-	sink.Corrupt(ObjectKey(b.Hash), data)
-	rc2, err := r.OpenObject(ctx, b.Hash)
-	if err != nil {
+	if err := r.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := io.ReadAll(rc2); err == nil || !strings.Contains(err.Error(), "corrupt") {
+	corruptBlob(t, r, sink, b.Hash)
+	rc, err := r.OpenObject(ctx, b.Hash)
+	if err == nil {
+		_, err = io.ReadAll(rc)
+	}
+	if err == nil || !strings.Contains(err.Error(), b.Hash) {
 		t.Fatalf("corrupt object read: %v", err)
 	}
 }
@@ -432,14 +494,17 @@ func TestVerifyFindsCorruptAndMissing(t *testing.T) {
 	if err != nil || len(rep.Problems) != 0 || rep.Objects != 3 {
 		t.Fatalf("clean verify: %+v, %v", rep, err)
 	}
-	sink.Corrupt(ObjectKey(sha256hex([]byte("one"))), []byte("garbage"))
-	sink.Delete(ctx, ObjectKey(sha256hex([]byte("two"))))
+	corruptBlob(t, r, sink, sha256hex([]byte("one")))
 	rep, _ = r.Verify(ctx, s, VerifyOptions{})
-	if len(rep.Problems) != 2 {
-		t.Fatalf("problems %v, want 2", rep.Problems)
+	if len(rep.Problems) != 1 || !strings.Contains(rep.Problems[0], "item 1") || !strings.Contains(rep.Problems[0], "a@x.test") {
+		t.Fatalf("problems %v, want item 1 of a@x.test", rep.Problems)
 	}
+	// The whole pack gone: every item is reported, by user and item.
+	key, _, _, _ := r.ObjectLocation(ctx, sha256hex([]byte("two")))
+	sink.Delete(ctx, key)
+	rep, _ = r.Verify(ctx, s, VerifyOptions{})
 	joined := strings.Join(rep.Problems, "\n")
-	if !strings.Contains(joined, "item 1") || !strings.Contains(joined, "item 2") || !strings.Contains(joined, "a@x.test") {
+	if len(rep.Problems) < 2 || !strings.Contains(joined, "item 2") || !strings.Contains(joined, "a@x.test") {
 		t.Errorf("problems do not name user and items: %s", joined)
 	}
 }
@@ -542,5 +607,51 @@ func TestOrgCredentialFailureAfterEarlierSnapshot(t *testing.T) {
 		if got[u.Email]["INBOX"]["1"] != "body "+u.Email {
 			t.Errorf("%s: newest snapshot lost the earlier backup: %v", u.Email, got[u.Email])
 		}
+	}
+}
+
+// A container whose stored state cannot be read fails alone, is started
+// afresh in the same run, and the run after is clean.
+func TestUnreadableSegmentHealsContainer(t *testing.T) {
+	ctx := context.Background()
+	r, sink := testRepo(t)
+	src := &fakeSource{data: map[string]map[string]map[string]string{
+		"a@x.test": {"INBOX": {"1": "one", "2": "two"}, "Sent": {"1": "sent"}},
+	}}
+	s1, err := r.Backup(ctx, runOpts(src, twoUsers[:1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inbox string
+	for _, h := range s1.Users[0].Sources["fake"].Containers {
+		if h.Name == "INBOX" {
+			inbox = h.Head
+		}
+	}
+	if err := r.DamageObject(ctx, inbox, func(key string, data []byte) error { sink.Corrupt(key, data); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	src.data["a@x.test"]["INBOX"]["3"] = "three"
+	// Another host (or a lost cache): its state comes from the repository.
+	r, err = Open(ctx, sink, RepoOptions{SpoolDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	s2, err := r.Backup(ctx, runOpts(src, twoUsers[:1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := s2.Users[0].Sources["fake"].Failures
+	if s2.Status != StatusPartial || len(f) != 1 || !strings.Contains(f[0], "INBOX") || !strings.Contains(f[0], inbox) {
+		t.Errorf("status %s, failures %v: want partial, one failure naming INBOX and segment %s", s2.Status, f, inbox)
+	}
+	got := restoreAll(t, r, s2)["a@x.test"]
+	if len(got["INBOX"]) != 3 || got["Sent"]["1"] != "sent" {
+		t.Errorf("after healing: %v", got)
+	}
+	s3, err := r.Backup(ctx, runOpts(src, twoUsers[:1]))
+	if err != nil || s3.Status != StatusOK {
+		t.Errorf("run after healing: %v, status %v", err, s3.Status)
 	}
 }

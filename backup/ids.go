@@ -18,3 +18,5 @@ func sha256hex(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
 }
+
+func sha256sum(b []byte) [32]byte { return sha256.Sum256(b) }

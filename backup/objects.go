@@ -4,19 +4,30 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
 	"io"
-	"os"
+	"sync"
 
-	"github.com/y360backup/y360backup/sinks"
+	"github.com/restic/chunker"
+
+	"github.com/y360backup/y360backup/backup/pack"
 	"github.com/y360backup/y360backup/sources"
 )
 
-// ObjectKey is where the body with this hex SHA-256 lives.
-func ObjectKey(hash string) string { return "objects/" + hash[:2] + "/" + hash }
+// chunkMin is the body size above which a body is cut into content-defined
+// chunks: below it a body is one blob (one read restores it), above it an
+// edit stores only the chunks it touched and memory stays one chunk.
+const chunkMin = 4 << 20
+
+// PutStats says what one PutObject did.
+type PutStats struct {
+	Uploaded   bool  // false when an identical body was already stored
+	Compressed int64 // compressed bytes added to packs (0 if nothing new)
+}
 
 func validHash(h string) bool {
 	if len(h) != 64 {
@@ -26,203 +37,224 @@ func validHash(h string) bool {
 	return err == nil
 }
 
-// PutStats says what one PutObject did.
-type PutStats struct {
-	Uploaded   bool  // false when an identical object was already stored
-	Compressed int64 // bytes written to the sink (0 if not uploaded)
-}
-
-// PutObject streams r into the repository: it hashes and compresses it into a
-// spool (the key is the hash, known only at EOF), then uploads the spool
-// unless the object already exists. Memory stays bounded: the spool keeps at
-// most spoolMem bytes in memory and moves larger objects to a temp file.
-func (r *Repository) PutObject(ctx context.Context, rd io.Reader) (sources.Body, PutStats, error) {
-	body, sp, err := r.spoolObject(rd)
-	if err != nil {
-		return body, PutStats{}, err
+func parseHash(h string) (pack.ID, bool) {
+	var id pack.ID
+	if len(h) != 64 {
+		return id, false
 	}
-	defer sp.close()
-	ps, err := r.uploadSpool(ctx, body, sp)
-	return body, ps, err
+	if _, err := hex.Decode(id[:], []byte(h)); err != nil {
+		return id, false
+	}
+	return id, true
 }
 
-// spoolObject hashes and compresses rd into a spool the caller must close.
-func (r *Repository) spoolObject(rd io.Reader) (sources.Body, *spool, error) {
-	sp := &spool{dir: r.spoolDir}
-	h := sha256.New()
-	e := r.encoder(sp)
-	n, err := io.Copy(e, io.TeeReader(rd, h))
+var smallBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// PutObject stores a body as one blob or, above chunkMin, as chunks plus a
+// chunk list, and returns its address (the SHA-256 of the whole body).
+// Blobs already stored are not added again. The body is durable only after
+// the next flush (a checkpoint); nothing may reference it before.
+func (r *Repository) PutObject(ctx context.Context, rd io.Reader) (sources.Body, PutStats, error) {
+	buf := smallBufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer func() {
+		if buf.Cap() <= 2*chunkMin {
+			smallBufs.Put(buf)
+		}
+	}()
+	n, err := buf.ReadFrom(io.LimitReader(rd, chunkMin+1))
+	if err != nil {
+		return sources.Body{}, PutStats{}, fmt.Errorf("repository: read body: %w", err)
+	}
+	if n <= chunkMin {
+		id := pack.ID(sha256.Sum256(buf.Bytes()))
+		ps, err := r.putBlob(ctx, pack.Data, id, buf.Bytes())
+		return sources.Body{Hash: id.String(), Size: n}, ps, err
+	}
+	return r.putChunked(ctx, io.MultiReader(bytes.NewReader(buf.Bytes()), rd))
+}
+
+// putBlob compresses and adds one blob unless it is known.
+func (r *Repository) putBlob(ctx context.Context, t pack.BlobType, id pack.ID, plain []byte) (PutStats, error) {
+	if r.blobs.lookupLocal(id) {
+		return PutStats{}, nil
+	}
+	z := smallBufs.Get().(*bytes.Buffer)
+	z.Reset()
+	defer smallBufs.Put(z)
+	e := r.encoder(z)
+	_, err := e.Write(plain)
 	if cerr := e.Close(); err == nil {
 		err = cerr
 	}
 	r.putEncoder(e)
-	if err == nil {
-		err = sp.err
-	}
 	if err != nil {
-		sp.close()
-		return sources.Body{}, nil, fmt.Errorf("repository: read body: %w", err)
+		return PutStats{}, fmt.Errorf("repository: compress blob %s: %w", id, err)
 	}
-	return sources.Body{Hash: hex.EncodeToString(h.Sum(nil)), Size: n}, sp, nil
-}
-
-// uploadSpool stores a spooled object unless it is already stored.
-func (r *Repository) uploadSpool(ctx context.Context, body sources.Body, sp *spool) (PutStats, error) {
-	if r.HasObject(ctx, body.Hash) {
-		return PutStats{}, nil
-	}
-	content, size, err := sp.reader()
-	if err != nil {
+	added, err := r.blobs.add(ctx, t, id, len(plain), z.Bytes())
+	if err != nil || !added {
 		return PutStats{}, err
 	}
-	err = r.sink.Put(ctx, ObjectKey(body.Hash), content, size)
-	if err != nil && !errors.Is(err, sinks.ErrExist) {
-		return PutStats{}, fmt.Errorf("repository: store object %s: %w", body.Hash[:12], err)
-	}
-	r.markKnown(body.Hash)
-	if err != nil { // ErrExist: someone else stored it
-		return PutStats{}, nil
-	}
-	return PutStats{Uploaded: true, Compressed: size}, nil
+	return PutStats{Uploaded: true, Compressed: int64(z.Len())}, nil
 }
 
-// putObjectAsync spools rd now and uploads it in the background, so the
-// source can fetch the next item while this one travels to the sink (a PUT
-// to S3 costs tens of milliseconds; an fs put, fsyncs). At most
-// uploadSlots uploads are in flight per repository: a caller blocks here
-// when all are busy, which bounds memory to uploadSlots spools. done runs
-// once the upload ended.
-func (r *Repository) putObjectAsync(ctx context.Context, rd io.Reader, done func(PutStats, error)) (sources.Body, error) {
-	select {
-	case r.uploads <- struct{}{}:
-	case <-ctx.Done():
-		return sources.Body{}, ctx.Err()
-	}
-	body, sp, err := r.spoolObject(rd)
-	if err != nil {
-		<-r.uploads
-		return body, err
-	}
-	go func() {
-		defer func() { <-r.uploads }()
-		defer sp.close()
-		done(r.uploadSpool(ctx, body, sp))
-	}()
-	return body, nil
-}
-
-// spoolMem is how much compressed data a spool keeps in memory before it
-// moves to a temp file: most mail fits, so most puts touch no spool file.
-const spoolMem = 1 << 20
-
-// spool holds one compressed object until its hash (its key) is known.
-type spool struct {
-	dir string
-	mem bytes.Buffer
-	f   *os.File
-	n   int64
-	err error
-}
-
-func (s *spool) Write(p []byte) (int, error) {
-	if s.err != nil {
-		return 0, s.err
-	}
-	if s.f == nil && s.mem.Len()+len(p) > spoolMem {
-		f, err := os.CreateTemp(s.dir, "y360spool-*")
+// putChunked cuts rd into content-defined chunks, stores each, then the
+// chunk list under the hash of the whole body.
+func (r *Repository) putChunked(ctx context.Context, rd io.Reader) (sources.Body, PutStats, error) {
+	whole := sha256.New()
+	ch := chunker.New(io.TeeReader(rd, whole), r.pol)
+	buf := make([]byte, chunker.MaxSize)
+	var (
+		list  []byte
+		size  int64
+		count int
+		total PutStats
+	)
+	for {
+		c, err := ch.Next(buf)
+		if err == io.EOF {
+			break
+		}
 		if err != nil {
-			s.err = fmt.Errorf("repository: spool file in %s: %w", s.dir, err)
-			return 0, s.err
+			return sources.Body{}, PutStats{}, fmt.Errorf("repository: read body: %w", err)
 		}
-		s.f = f
-		if _, err := f.Write(s.mem.Bytes()); err != nil {
-			s.err = err
-			return 0, err
+		id := pack.ID(sha256.Sum256(c.Data))
+		ps, err := r.putBlob(ctx, pack.Data, id, c.Data)
+		if err != nil {
+			return sources.Body{}, PutStats{}, err
 		}
-		s.mem = bytes.Buffer{}
+		total.Uploaded = total.Uploaded || ps.Uploaded
+		total.Compressed += ps.Compressed
+		list = append(list, id[:]...)
+		list = binary.AppendUvarint(list, uint64(c.Length))
+		size += int64(c.Length)
+		count++
 	}
-	var n int
-	if s.f != nil {
-		n, s.err = s.f.Write(p)
-	} else {
-		n, _ = s.mem.Write(p)
-	}
-	s.n += int64(n)
-	return n, s.err
+	id := pack.ID(whole.Sum(nil))
+	body := sources.Body{Hash: id.String(), Size: size}
+	content := append(binary.AppendUvarint([]byte(chunkListMagic), uint64(count)), list...)
+	ps, err := r.putBlob(ctx, pack.ChunkList, id, content)
+	total.Uploaded = total.Uploaded || ps.Uploaded
+	total.Compressed += ps.Compressed
+	return body, total, err
 }
 
-// reader returns the spooled bytes from the start, and their length.
-func (s *spool) reader() (io.Reader, int64, error) {
-	if s.f == nil {
-		return bytes.NewReader(s.mem.Bytes()), s.n, nil
-	}
-	if _, err := s.f.Seek(0, io.SeekStart); err != nil {
-		return nil, 0, err
-	}
-	return io.LimitReader(s.f, s.n), s.n, nil
+const chunkListMagic = "Y3CL"
+
+type chunkRef struct {
+	id  pack.ID
+	len uint64
 }
 
-func (s *spool) close() {
-	if s.f != nil {
-		s.f.Close()
-		os.Remove(s.f.Name())
+// parseChunkList decodes a chunk list blob, refusing anything malformed.
+func parseChunkList(b []byte) ([]chunkRef, error) {
+	rest, ok := bytes.CutPrefix(b, []byte(chunkListMagic))
+	if !ok {
+		return nil, errors.New("chunk list: bad magic")
 	}
+	count, n := binary.Uvarint(rest)
+	if n <= 0 || count > uint64(len(rest))/33 {
+		return nil, fmt.Errorf("chunk list: bad count")
+	}
+	rest = rest[n:]
+	out := make([]chunkRef, 0, count)
+	for i := uint64(0); i < count; i++ {
+		if len(rest) < 33 {
+			return nil, fmt.Errorf("chunk list: truncated at chunk %d", i)
+		}
+		var c chunkRef
+		copy(c.id[:], rest[:32])
+		l, n := binary.Uvarint(rest[32:])
+		if n <= 0 || l > chunker.MaxSize {
+			return nil, fmt.Errorf("chunk list: chunk %d: bad length", i)
+		}
+		c.len = l
+		rest = rest[32+n:]
+		out = append(out, c)
+	}
+	if len(rest) != 0 {
+		return nil, fmt.Errorf("chunk list: %d bytes of trailing garbage", len(rest))
+	}
+	return out, nil
 }
 
-func (r *Repository) markKnown(h string) {
-	r.mu.Lock()
-	r.known[h] = true
-	r.mu.Unlock()
-}
-
-// HasObject reports whether the object with this hash is stored. A positive
-// answer is cached for the life of the Repository (objects are never removed
-// by a backup run); a Stat error counts as absent, so the caller uploads.
+// HasObject reports whether the body with this hash is stored (or being
+// stored by this process). It asks only local state, never the store: a
+// false "no" costs one redundant download, never a lost body.
 func (r *Repository) HasObject(ctx context.Context, h string) bool {
-	if !validHash(h) {
-		return false
-	}
-	r.mu.Lock()
-	ok := r.known[h]
-	r.mu.Unlock()
-	if ok {
-		return true
-	}
-	if _, err := r.sink.Stat(ctx, ObjectKey(h)); err != nil {
-		return false
-	}
-	r.markKnown(h)
-	return true
+	id, ok := parseHash(h)
+	return ok && r.blobs.lookupLocal(id)
 }
 
-// OpenObject returns the plaintext of an object. The reader verifies the
-// SHA-256 as it is read and fails at EOF if the content does not match.
+// OpenObject returns the plaintext of a body. Every blob is checked against
+// its ID as it is read, and a chunked body against its whole hash at EOF.
 func (r *Repository) OpenObject(ctx context.Context, h string) (io.ReadCloser, error) {
-	if !validHash(h) {
+	id, ok := parseHash(h)
+	if !ok {
 		return nil, fmt.Errorf("repository: invalid object hash %q", h)
 	}
-	rc, err := r.getCompressed(ctx, ObjectKey(h))
+	t, b, err := r.blobs.readBlob(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("repository: object %s: %w", h, err)
 	}
-	return &verifyReader{rc: rc, h: sha256.New(), want: h}, nil
-}
-
-type verifyReader struct {
-	rc   io.ReadCloser
-	h    hash.Hash
-	want string
-}
-
-func (v *verifyReader) Read(p []byte) (int, error) {
-	n, err := v.rc.Read(p)
-	v.h.Write(p[:n])
-	if err == io.EOF {
-		if got := hex.EncodeToString(v.h.Sum(nil)); got != v.want {
-			return n, fmt.Errorf("repository: object %s is corrupt (content hashes to %s)", v.want, got)
+	switch t {
+	case pack.Data:
+		return io.NopCloser(bytes.NewReader(b)), nil
+	case pack.ChunkList:
+		refs, err := parseChunkList(b)
+		if err != nil {
+			return nil, fmt.Errorf("repository: object %s: %w", h, err)
 		}
+		return &chunkReader{ctx: ctx, r: r, refs: refs, h: sha256.New(), want: id}, nil
+	default:
+		return nil, fmt.Errorf("repository: object %s is a %s blob, not a body", h, t)
 	}
-	return n, err
 }
 
-func (v *verifyReader) Close() error { return v.rc.Close() }
+// chunkReader streams a chunked body one chunk at a time.
+type chunkReader struct {
+	ctx  context.Context
+	r    *Repository
+	refs []chunkRef
+	cur  []byte
+	buf  []byte // reused for every chunk
+	h    hash.Hash
+	want pack.ID
+	err  error
+}
+
+func (c *chunkReader) Read(p []byte) (int, error) {
+	for len(c.cur) == 0 {
+		if c.err != nil {
+			return 0, c.err
+		}
+		if len(c.refs) == 0 {
+			if got := pack.ID(c.h.Sum(nil)); got != c.want {
+				c.err = fmt.Errorf("repository: object %s is corrupt (content hashes to %s)", c.want, got)
+			} else {
+				c.err = io.EOF
+			}
+			return 0, c.err
+		}
+		ref := c.refs[0]
+		c.refs = c.refs[1:]
+		_, b, err := c.r.blobs.readBlobInto(c.ctx, ref.id, c.buf)
+		if err == nil {
+			c.buf = b[:0]
+		}
+		if err == nil && uint64(len(b)) != ref.len {
+			err = fmt.Errorf("chunk %s has %d bytes, list says %d", ref.id, len(b), ref.len)
+		}
+		if err != nil {
+			c.err = fmt.Errorf("repository: object %s: %w", c.want, err)
+			return 0, c.err
+		}
+		c.h.Write(b)
+		c.cur = b
+	}
+	n := copy(p, c.cur)
+	c.cur = c.cur[n:]
+	return n, nil
+}
+
+func (c *chunkReader) Close() error { c.refs, c.cur, c.buf = nil, nil, nil; return nil }

@@ -9,26 +9,35 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
+	"github.com/restic/chunker"
 
+	"github.com/y360backup/y360backup/backup/index"
 	"github.com/y360backup/y360backup/sinks"
 )
 
-// FormatVersion is the repository format this code writes and reads.
-const FormatVersion = 1
+// FormatVersion is the repository format this code writes and reads
+// (docs/repository.md).
+const FormatVersion = 2
 
-const configKey = "repo.json"
+// DefaultPackSize is the pack size a new repository gets.
+const DefaultPackSize = 16 << 20
 
 // RepoConfig is stored in repo.json when a repository is created.
 type RepoConfig struct {
-	Version     int       `json:"version"`
-	ID          string    `json:"id"`
-	Created     time.Time `json:"created"`
-	Compression string    `json:"compression"` // "zstd"
-	Encryption  string    `json:"encryption"`  // "none" (client-side encryption is a later format addition)
+	Version     int         `json:"version"`
+	ID          string      `json:"id"`
+	Created     time.Time   `json:"created"`
+	Compression string      `json:"compression"` // "zstd"
+	Encryption  string      `json:"encryption"`  // "none" (client-side encryption is a later addition)
+	PackSize    int64       `json:"pack_size"`
+	ChunkMin    int64       `json:"chunk_min"`          // bodies above are chunked
+	Polynomial  chunker.Pol `json:"chunker_polynomial"` // random per repository, as in restic
 }
 
 // Repository is a backup repository on a sink. It is safe for concurrent use.
@@ -43,14 +52,33 @@ type Repository struct {
 	commitItems    int
 	commitInterval time.Duration
 	cacheDir       string
-	uploads        chan struct{} // semaphore: object uploads in flight
+	pol            chunker.Pol
+	leaseTTL       time.Duration
+	owner          string // this process's identity in lease claims
 
-	mu    sync.Mutex
-	known map[string]bool // object hashes confirmed stored during this process
+	blobs    *blobStore
+	state    *stateStore
+	ckpt     checkpointer
+	tempDir  string // an index cache of this process only, removed by Close
+	syncMu   sync.Mutex
+	statMu   sync.Mutex
+	repStats repoStats
+	// treeReads counts container segment and page reads (tests assert
+	// that the state cache works).
+	treeReads atomic.Int64
 }
 
-// defaultUploads bounds object uploads in flight (and so spools in memory).
-const defaultUploads = 16
+// repoStats counts what this Repository wrote, for tests and reports.
+type repoStats struct {
+	packs, indexFiles     int64
+	packBytes, indexBytes int64
+}
+
+func (r *Repository) addStat(f func(*repoStats)) {
+	r.statMu.Lock()
+	f(&r.repStats)
+	r.statMu.Unlock()
+}
 
 // Options tune a Repository.
 type RepoOptions struct {
@@ -61,11 +89,15 @@ type RepoOptions struct {
 	// (defaults 300 records / 15 s).
 	CommitItems    int
 	CommitInterval time.Duration
-	// CacheDir holds the local state cache (see cache.go); empty = none.
+	// CacheDir holds the local index cache and state cache; empty = an
+	// index cache private to this process (rebuilt from the index files).
 	CacheDir string
-	// Uploads is how many object uploads may be in flight at once across
-	// the repository (default 16).
-	Uploads int
+	// PackSize is the pack size of a new repository (default 16 MiB).
+	PackSize int64
+	// LeaseTTL is how long a (user, source) lease outlives its last
+	// refresh (default lease.DefaultTTL, 5 min): the longest a crashed
+	// writer's users wait.
+	LeaseTTL time.Duration
 }
 
 // ErrNoRepository is returned by Open when the sink holds no repo.json.
@@ -82,7 +114,12 @@ func OpenOrInit(ctx context.Context, sink sinks.Sink, opts RepoOptions) (*Reposi
 
 // Init creates a new repository on an empty sink.
 func Init(ctx context.Context, sink sinks.Sink, opts RepoOptions) (*Repository, error) {
-	cfg := RepoConfig{Version: FormatVersion, ID: newID(), Created: time.Now().UTC(), Compression: "zstd", Encryption: "none"}
+	pol, err := chunker.RandomPolynomial()
+	if err != nil {
+		return nil, fmt.Errorf("repository: chunker polynomial: %w", err)
+	}
+	cfg := RepoConfig{Version: FormatVersion, ID: newID(), Created: time.Now().UTC(), Compression: "zstd",
+		Encryption: "none", PackSize: cmp.Or(opts.PackSize, DefaultPackSize), ChunkMin: chunkMin, Polynomial: pol}
 	b, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
 		return nil, err
@@ -95,7 +132,7 @@ func Init(ctx context.Context, sink sinks.Sink, opts RepoOptions) (*Repository, 
 	if err != nil {
 		return nil, fmt.Errorf("repository: create %s on %s: %w", configKey, sink, err)
 	}
-	return newRepository(sink, cfg, opts), nil
+	return newRepository(ctx, sink, cfg, opts)
 }
 
 // Open opens an existing repository.
@@ -112,22 +149,122 @@ func Open(ctx context.Context, sink sinks.Sink, opts RepoOptions) (*Repository, 
 	if err := json.NewDecoder(io.LimitReader(rc, 1<<20)).Decode(&cfg); err != nil {
 		return nil, fmt.Errorf("repository %s: %s is corrupt: %w", sink, configKey, err)
 	}
+	if cfg.Version == 1 {
+		return nil, fmt.Errorf("repository %s: format 1 repository: this program writes format 2 (packs) and does not migrate; back up into a new, empty location and keep this one for restores with the release that wrote it", sink)
+	}
 	if cfg.Version != FormatVersion {
 		return nil, fmt.Errorf("repository %s: format version %d, this program reads version %d: use a matching y360backup release", sink, cfg.Version, FormatVersion)
 	}
 	if cfg.Compression != "zstd" || (cfg.Encryption != "none" && cfg.Encryption != "") {
 		return nil, fmt.Errorf("repository %s: unsupported compression %q / encryption %q", sink, cfg.Compression, cfg.Encryption)
 	}
-	return newRepository(sink, cfg, opts), nil
+	if cfg.PackSize < 1<<20 || cfg.PackSize > 1<<30 || cfg.ChunkMin != chunkMin || cfg.Polynomial == 0 || !cfg.Polynomial.Irreducible() {
+		return nil, fmt.Errorf("repository %s: %s has an invalid pack_size %d, chunk_min %d or chunker polynomial: it was not written by this program, or damaged", sink, configKey, cfg.PackSize, cfg.ChunkMin)
+	}
+	return newRepository(ctx, sink, cfg, opts)
 }
 
-func newRepository(sink sinks.Sink, cfg RepoConfig, opts RepoOptions) *Repository {
+func newRepository(ctx context.Context, sink sinks.Sink, cfg RepoConfig, opts RepoOptions) (*Repository, error) {
 	if opts.SpoolDir == "" {
 		opts.SpoolDir = os.TempDir()
 	}
-	return &Repository{sink: sink, cfg: cfg, spoolDir: opts.SpoolDir, known: map[string]bool{},
+	r := &Repository{sink: sink, cfg: cfg, spoolDir: opts.SpoolDir, pol: cfg.Polynomial,
 		commitItems: opts.CommitItems, commitInterval: opts.CommitInterval, cacheDir: opts.CacheDir,
-		uploads: make(chan struct{}, cmp.Or(max(opts.Uploads, 0), defaultUploads))}
+		leaseTTL: opts.LeaseTTL, owner: newID()}
+	cache, err := r.openIndexCache()
+	if err != nil {
+		return nil, err
+	}
+	r.blobs = newBlobStore(r, cache, cfg.PackSize)
+	if r.state, err = openStateStore(r.stateDir(), r.spoolDir); err != nil {
+		r.Close()
+		return nil, err
+	}
+	if err := r.syncIndex(ctx); err != nil {
+		r.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+// openIndexCache opens the local index cache under CacheDir, or a private
+// one in the spool directory when there is none or it is in use by another
+// process (pebble locks its directory).
+func (r *Repository) openIndexCache() (*index.Cache, error) {
+	if r.cacheDir != "" {
+		c, err := index.Open(filepath.Join(r.cacheDir, r.cfg.ID, "index"))
+		if err == nil {
+			return c, nil
+		}
+	}
+	dir, err := os.MkdirTemp(r.spoolDir, "y360index-*")
+	if err != nil {
+		return nil, fmt.Errorf("repository: index cache in %s: %w", r.spoolDir, err)
+	}
+	c, err := index.Open(dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("repository: index cache in %s: %w", dir, err)
+	}
+	r.tempDir = dir
+	return c, nil
+}
+
+// syncIndex ingests into the local cache every index file it has not seen.
+func (r *Repository) syncIndex(ctx context.Context) error {
+	r.syncMu.Lock()
+	defer r.syncMu.Unlock()
+	var todo []string
+	err := r.sink.List(ctx, indexPrefix, func(oi sinks.ObjectInfo) error {
+		done, err := r.blobs.cache.Ingested(oi.Key)
+		if err != nil {
+			return err
+		}
+		if !done {
+			todo = append(todo, oi.Key)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("repository: list index files: %w", err)
+	}
+	for _, key := range todo {
+		if err := r.ingest(ctx, key); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *Repository) ingest(ctx context.Context, key string) error {
+	rc, err := r.sink.Get(ctx, key)
+	if err != nil {
+		return fmt.Errorf("repository: read index file %s: %w", key, err)
+	}
+	defer rc.Close()
+	if _, err := r.blobs.cache.Ingest(key, rc); err != nil {
+		return fmt.Errorf("repository: index file %s: %w", key, err)
+	}
+	return nil
+}
+
+// Flush makes everything written so far durable (packs and their index).
+func (r *Repository) Flush(ctx context.Context) error { return r.blobs.flush(ctx) }
+
+// Close flushes nothing: uncommitted work is discarded, as after a crash.
+// It releases the local index cache.
+func (r *Repository) Close() error {
+	var err error
+	if r.blobs != nil && r.blobs.cache != nil {
+		err = r.blobs.cache.Close()
+	}
+	if r.state != nil {
+		err = errors.Join(err, r.state.close())
+	}
+	if r.tempDir != "" {
+		os.RemoveAll(r.tempDir)
+	}
+	return err
 }
 
 // Config returns the repository's stored configuration.

@@ -34,8 +34,6 @@ type RunOptions struct {
 	Only []string
 	// Concurrency is the number of users backed up at once (default 4).
 	Concurrency int
-	// StaleLock: see DefaultStaleLock.
-	StaleLock time.Duration
 	// Log receives progress; nil = no logging.
 	Log *zap.Logger
 	// OnUserDone, if set, is called (from worker goroutines, concurrently)
@@ -73,16 +71,27 @@ func (r *Repository) Backup(ctx context.Context, opts RunOptions) (*Snapshot, er
 	}
 	snap := &Snapshot{Version: FormatVersion, ID: newID(), Started: time.Now().UTC()}
 	snap.Host, _ = os.Hostname()
-	unlock, err := r.lock(ctx, snap.ID, opts.StaleLock)
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
+	r.blobs.beginRun()
+	defer r.blobs.endRun()
 
 	users, err := r.selectUsers(ctx, opts, log)
 	if err != nil {
 		return nil, err
 	}
+	// Where each (user, source) resumes: the newest snapshot's entry, or a
+	// checkpoint a crashed run left if that ranks higher.
+	prev, err := r.latestSnapshot(ctx)
+	if err != nil {
+		log.Warn("newest snapshot unreadable; users resume from checkpoints or start afresh", zap.Error(err))
+		prev = nil
+	}
+	ckpts, err := r.listCheckpoints(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rs := &runState{prev: prev, ckpts: ckpts, stores: map[string]*userStore{}}
+	rs.plan(users, opts.Sources)
+	stopTicker := r.checkpointEvery(ctx, rs, log)
 	if opts.OnStart != nil {
 		opts.OnStart(len(users))
 	}
@@ -102,7 +111,7 @@ func (r *Repository) Backup(ctx context.Context, opts RunOptions) (*Snapshot, er
 						Error: "not attempted: " + *msg, Sources: map[string]*SourceSnapshot{}}
 					continue
 				}
-				results[i] = r.backupUser(ctx, snap.ID, users[i], opts, log)
+				results[i] = r.backupUser(ctx, snap.ID, users[i], opts, rs, log)
 				if opts.OnUserDone != nil {
 					opts.OnUserDone(results[i])
 				}
@@ -122,34 +131,54 @@ feed:
 	}
 	close(work)
 	wg.Wait()
+	stopTicker()
+	defer rs.releaseAll(ctx, r)
 	if err := ctx.Err(); err != nil {
-		// No snapshot for an interrupted run: its committed segments stay
-		// in the chains and the next run resumes from them.
+		// No snapshot for an interrupted run: a last checkpoint keeps what
+		// was committed, and the next run resumes from it.
+		_ = r.checkpoint(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("backup interrupted: %w (committed checkpoints are kept; the next run resumes)", err)
 	}
+	// Everything the snapshot will name must be durable first.
+	if err := r.checkpoint(ctx); err != nil {
+		return nil, fmt.Errorf("backup: final checkpoint: %w (the next run resumes from the last good one)", err)
+	}
+	// A changed state ranks above every checkpoint this run wrote, so the
+	// snapshot supersedes them (and they can be deleted).
+	for _, u := range results {
+		for _, ss := range u.Sources {
+			if ss.changed {
+				ss.Seq = r.nextSeq()
+			}
+		}
+	}
+	sort.Slice(results, func(i, j int) bool { return results[i].Email < results[j].Email })
 	snap.Users = results
 	finish(snap)
 	// Carry forward what this run did not touch (other users, other
 	// sources: a mail-only or one-user run), so the newest snapshot always
-	// restores everything backed up so far. Carried parts keep their heads
-	// and are marked; they count in no total.
-	if prev, err := r.latestSnapshot(ctx); err == nil && prev != nil {
-		carryForward(snap, prev)
+	// restores everything backed up so far. The newest snapshot is read
+	// again now: another writer may have finished one since this run began.
+	// Carried parts keep their heads and are marked; they count in no total.
+	if last, err := r.latestSnapshot(ctx); err == nil && last != nil {
+		carryForward(snap, last)
 	} else if err != nil {
 		log.Warn("previous snapshot unreadable; this snapshot holds only this run's users", zap.Error(err))
 	}
 	if err := r.saveSnapshot(context.WithoutCancel(ctx), snap); err != nil {
 		return snap, err
 	}
+	rs.dropSuperseded(context.WithoutCancel(ctx), r, snap)
 	log.Info("backup finished", zap.String("run", snap.ID), zap.String("status", snap.Status),
 		zap.Int("users_ok", snap.UsersOK), zap.Int("users_failed", snap.UsersFailed),
 		zap.Int64("items", snap.Totals.Items), zap.Int64("bytes", snap.Totals.Bytes), zap.Int64("failed_items", snap.Totals.Failed))
 	return snap, nil
 }
 
-// finish fills status and totals.
 // carryForward copies into snap every user and source of prev that snap
-// lacks, marked Carried.
+// lacks, marked Carried; and where prev holds a higher-ranked state of a
+// (user, source) than this run's (another writer took it over since), it
+// takes prev's: each entry ends as the newest state any writer committed.
 func carryForward(snap, prev *Snapshot) {
 	byID := map[string]*UserSnapshot{}
 	for i := range snap.Users {
@@ -166,14 +195,18 @@ func carryForward(snap, prev *Snapshot) {
 			cur.Sources = map[string]*SourceSnapshot{}
 		}
 		for name, ps := range pu.Sources {
-			if _, done := cur.Sources[name]; !done {
-				c := *ps
-				c.Carried = true
-				cur.Sources[name] = &c
+			mine, done := cur.Sources[name]
+			if done && !(version{mine.Epoch, mine.Seq}).less(version{ps.Epoch, ps.Seq}) {
+				continue
 			}
+			c := *ps
+			c.Carried = true
+			cur.Sources[name] = &c
 		}
 	}
 }
+
+// finish fills status and totals.
 
 func finish(snap *Snapshot) {
 	snap.Finished = time.Now().UTC()
@@ -202,8 +235,7 @@ func finish(snap *Snapshot) {
 	}
 }
 
-// selectUsers lists users, applies Only and Filter, and sorts by email so
-// runs are reproducible.
+// selectUsers lists users, applies Only and Filter, and sorts them.
 func (r *Repository) selectUsers(ctx context.Context, opts RunOptions, log *zap.Logger) ([]sources.User, error) {
 	want := map[string]bool{}
 	for _, o := range opts.Only {
@@ -242,25 +274,62 @@ func (r *Repository) selectUsers(ctx context.Context, opts RunOptions, log *zap.
 		sort.Strings(missing)
 		return nil, fmt.Errorf("no such user in the organization: %s", strings.Join(missing, ", "))
 	}
-	sort.Slice(users, func(i, j int) bool { return users[i].Email < users[j].Email })
+	// By lease bucket, then email: a bucket's users run together, so its
+	// lease is held briefly; the order is the same every run.
+	sort.Slice(users, func(i, j int) bool {
+		bi, bj := leaseBucket(users[i].ID), leaseBucket(users[j].ID)
+		return bi < bj || (bi == bj && users[i].Email < users[j].Email)
+	})
 	return users, nil
 }
 
 // backupUser runs every source for one user, isolating failures.
-func (r *Repository) backupUser(ctx context.Context, run string, u sources.User, opts RunOptions, log *zap.Logger) UserSnapshot {
+func (r *Repository) backupUser(ctx context.Context, run string, u sources.User, opts RunOptions, rs *runState, log *zap.Logger) UserSnapshot {
 	us := UserSnapshot{ID: u.ID, Email: u.Email, Status: StatusOK, Sources: map[string]*SourceSnapshot{}}
 	tok := opts.Tokens(u)
 	var errs []string
 	for _, src := range opts.Sources {
+		rl, err := rs.lease(ctx, r, u.ID, src.Name())
+		if errors.Is(err, ErrBusy) {
+			rs.done(rl, nil)
+			// Another writer is on it: leave it to them; the snapshot
+			// carries the newest state of this (user, source).
+			log.Warn("source busy in another writer; skipped and carried (a crashed writer's lease frees itself after lease_ttl; `y360backup unlock` frees it now)",
+				zap.String("user", u.Email), zap.String("source", src.Name()), zap.Error(err))
+			continue
+		}
 		ss := &SourceSnapshot{Status: StatusOK}
 		us.Sources[src.Name()] = ss
-		st, err := r.openUserStore(ctx, u.ID, src.Name(), run)
+		var st *userStore
 		if err == nil {
-			err = runSource(ctx, src, u, tok, st)
-			ss.Containers = st.heads()
-			ss.Stats = st.stats
-			ss.Failures, ss.Skips = st.failures, st.skips
+			st = rs.open(ctx, r, u.ID, src.Name(), run, rl.l)
+			sctx, cancel := withLease(ctx, rl.l)
+			err = runSource(sctx, src, u, tok, st)
+			cancel()
+			if lerr := rl.l.Err(); lerr != nil && ctx.Err() == nil {
+				err = fmt.Errorf("%s: stopped: %w", src.Name(), lerr)
+				delete(us.Sources, src.Name()) // the successor's state is carried instead
+			}
+			st.mu.Lock()
+			st.finished = true
+			st.mu.Unlock()
+			rs.done(rl, st)
+		} else {
+			if rl != nil {
+				rs.done(rl, nil)
+			}
+			st = r.openUserStore(u.ID, src.Name(), run, nil)
 		}
+		var ver uint64
+		ss.Containers, ver = st.snapshotHeads()
+		// An unchanged state keeps its rank, so the user's tree stays
+		// byte-identical and the snapshot stores nothing new for it.
+		ss.Epoch, ss.Seq = st.start.Epoch, st.start.Seq
+		if ss.changed = ver != 0; ss.changed {
+			ss.Epoch = st.epoch // Seq is set after the final checkpoint (Backup)
+		}
+		ss.Stats = st.stats
+		ss.Failures, ss.Skips = st.failures, st.skips
 		if err != nil {
 			if errors.Is(err, sources.ErrOrgCredentials) {
 				us.orgErr = err.Error()
@@ -278,6 +347,9 @@ func (r *Repository) backupUser(ctx context.Context, run string, u sources.User,
 		}
 		log.Info("source done", zap.String("user", u.Email), zap.String("source", src.Name()),
 			zap.Int64("items", ss.Stats.Items), zap.Int64("deleted", ss.Stats.Deleted), zap.Int64("failed", ss.Stats.Failed))
+	}
+	if len(us.Sources) == 0 && len(errs) == 0 {
+		us.Carried = true // every source was busy in other writers
 	}
 	if len(errs) > 0 {
 		us.Status, us.Error = StatusFailed, strings.Join(errs, "; ")

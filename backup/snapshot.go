@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/y360backup/y360backup/sinks"
+	"github.com/y360backup/y360backup/sources"
 )
 
 // Snapshot statuses.
@@ -23,14 +24,17 @@ const (
 // Snapshot is the record of one finished run: restoring "as of" it replays
 // each listed container up to its head.
 type Snapshot struct {
-	Version  int            `json:"version"`
-	ID       string         `json:"id"`
-	Started  time.Time      `json:"started"`
-	Finished time.Time      `json:"finished"`
-	Status   string         `json:"status"`
-	Host     string         `json:"host,omitempty"`
-	Users    []UserSnapshot `json:"users"`
-	Totals   Stats          `json:"totals"`
+	Version  int       `json:"version"`
+	ID       string    `json:"id"`
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished"`
+	Status   string    `json:"status"`
+	Host     string    `json:"host,omitempty"`
+	// Root is the tree of the snapshot's users (tree.go); Users holds them
+	// once loaded (Snapshots, which lists, leaves it nil).
+	Root   string         `json:"root"`
+	Users  []UserSnapshot `json:"users,omitempty"`
+	Totals Stats          `json:"totals"`
 	// UsersOK and UsersFailed count users by outcome.
 	UsersOK     int    `json:"users_ok"`
 	UsersFailed int    `json:"users_failed"`
@@ -60,23 +64,46 @@ type SourceSnapshot struct {
 	Failures   []string        `json:"failures,omitempty"`
 	Skips      []string        `json:"skips,omitempty"`
 	Carried    bool            `json:"carried,omitempty"` // from an earlier run (see UserSnapshot.Carried)
+	// Epoch and Seq rank this state against checkpoints of crashed runs
+	// (docs/repository.md "Checkpoints and resume").
+	Epoch uint64 `json:"epoch,omitempty"`
+	Seq   uint64 `json:"seq,omitempty"`
+
+	changed bool // this run moved a head
 }
 
-// ContainerHead pins a container at a segment.
+// ContainerHead pins a container at a segment (a tree blob ID).
 type ContainerHead struct {
 	Key  string `json:"key"`
 	Name string `json:"name"`
-	Head uint64 `json:"head"`
+	Head string `json:"head"`
 }
 
-const snapshotPrefix = "snapshots/"
+// snapshotTimeFormat sorts lexically in time order (fixed-width nanoseconds).
+const snapshotTimeFormat = "20060102T150405.000000000Z"
 
+// snapshotKey names a snapshot by the time it was written (its Finished
+// time): the newest name is the newest, most complete view, also when runs
+// of several writers overlap (a run that started earlier but finished later
+// carried the other's users in when it wrote).
 func snapshotKey(s *Snapshot) string {
-	return snapshotPrefix + s.Started.UTC().Format("20060102T150405Z") + "-" + s.ID + ".json.zst"
+	return snapshotPrefix + s.Finished.UTC().Format(snapshotTimeFormat) + "-" + s.ID + ".json.zst"
 }
 
+// saveSnapshot stores the users as trees, makes them durable, then writes
+// the snapshot object that names their root.
 func (r *Repository) saveSnapshot(ctx context.Context, s *Snapshot) error {
-	b, err := json.Marshal(s)
+	root, err := r.writeUserTrees(ctx, s.Users)
+	if err != nil {
+		return err
+	}
+	if err := r.blobs.flush(ctx); err != nil {
+		return fmt.Errorf("repository: write snapshot trees: %w", err)
+	}
+	s.Root = root
+	hdr := *s
+	hdr.Users = nil
+	b, err := json.Marshal(hdr)
 	if err != nil {
 		return err
 	}
@@ -87,24 +114,19 @@ func (r *Repository) saveSnapshot(ctx context.Context, s *Snapshot) error {
 	return nil
 }
 
-// Snapshots lists snapshots, oldest first, reading each. A snapshot that
-// cannot be read is reported in the error but does not hide the others.
+// Snapshots lists snapshots, oldest first, reading each snapshot object but
+// not their users (Users is nil: use FindSnapshot for one snapshot's users).
+// A snapshot that cannot be read is reported in the error but does not hide
+// the others.
 func (r *Repository) Snapshots(ctx context.Context) ([]*Snapshot, error) {
-	var keys []string
-	err := r.sink.List(ctx, snapshotPrefix, func(oi sinks.ObjectInfo) error {
-		if strings.HasSuffix(oi.Key, ".json.zst") {
-			keys = append(keys, oi.Key)
-		}
-		return nil
-	})
+	keys, err := r.snapshotKeys(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("repository: list snapshots: %w", err)
+		return nil, err
 	}
-	sort.Strings(keys)
 	var out []*Snapshot
 	var errs []error
 	for _, k := range keys {
-		s, err := r.loadSnapshot(ctx, k)
+		s, err := r.loadSnapshotHeader(ctx, k)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -117,59 +139,99 @@ func (r *Repository) Snapshots(ctx context.Context) ([]*Snapshot, error) {
 // latestSnapshot reads only the newest snapshot (nil when there is none);
 // a run calls it once, so its cost does not grow with history.
 func (r *Repository) latestSnapshot(ctx context.Context) (*Snapshot, error) {
-	var last string
-	err := r.sink.List(ctx, snapshotPrefix, func(oi sinks.ObjectInfo) error {
-		if strings.HasSuffix(oi.Key, ".json.zst") && oi.Key > last {
-			last = oi.Key
-		}
-		return nil
-	})
-	if err != nil || last == "" {
+	keys, err := r.snapshotKeys(ctx)
+	if err != nil || len(keys) == 0 {
 		return nil, err
 	}
-	return r.loadSnapshot(ctx, last)
+	return r.loadSnapshot(ctx, keys[len(keys)-1])
 }
 
+// loadSnapshot reads a snapshot and its users.
 func (r *Repository) loadSnapshot(ctx context.Context, key string) (*Snapshot, error) {
+	s, err := r.loadSnapshotHeader(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if s.Users, err = r.readUserTrees(ctx, s.Root); err != nil {
+		return nil, fmt.Errorf("repository: snapshot %s: %w", key, err)
+	}
+	return s, nil
+}
+
+// loadSnapshotHeader reads only the snapshot object (a few hundred bytes).
+func (r *Repository) loadSnapshotHeader(ctx context.Context, key string) (*Snapshot, error) {
 	rc, err := r.getCompressed(ctx, key)
 	if err != nil {
 		return nil, fmt.Errorf("repository: snapshot %s: %w", key, err)
 	}
 	defer rc.Close()
 	var s Snapshot
-	if err := json.NewDecoder(io.LimitReader(rc, 1<<30)).Decode(&s); err != nil {
+	if err := json.NewDecoder(io.LimitReader(rc, 1<<20)).Decode(&s); err != nil {
 		return nil, fmt.Errorf("repository: snapshot %s is corrupt: %w", key, err)
 	}
+	if s.Version != FormatVersion || s.Root == "" {
+		return nil, fmt.Errorf("repository: snapshot %s: version %d without a root tree: not written by this format", key, s.Version)
+	}
 	s.Key = key
+	s.Users = nil
 	return &s, nil
 }
 
-// FindSnapshot returns the snapshot whose ID (or key) starts with prefix, or
-// with prefix "latest" the newest one.
-func (r *Repository) FindSnapshot(ctx context.Context, prefix string) (*Snapshot, error) {
-	all, err := r.Snapshots(ctx)
-	if len(all) == 0 {
-		if err != nil {
-			return nil, err
+// snapshotKeys lists snapshot keys, oldest first. Names begin with the start
+// time, so choosing one never needs to read the others.
+func (r *Repository) snapshotKeys(ctx context.Context) ([]string, error) {
+	var keys []string
+	err := r.sink.List(ctx, snapshotPrefix, func(oi sinks.ObjectInfo) error {
+		if strings.HasSuffix(oi.Key, ".json.zst") {
+			keys = append(keys, oi.Key)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("repository: list snapshots: %w", err)
+	}
+	sort.Strings(keys)
+	return keys, nil
+}
+
+// snapshotKeyParts splits "snapshots/<finished>-<id>.json.zst".
+func snapshotKeyParts(key string) (finished time.Time, id string, ok bool) {
+	name := strings.TrimSuffix(strings.TrimPrefix(key, snapshotPrefix), ".json.zst")
+	ts, id, found := strings.Cut(name, "-")
+	if !found {
+		return time.Time{}, "", false
+	}
+	t, err := time.Parse(snapshotTimeFormat, ts)
+	return t, id, err == nil
+}
+
+// FindSnapshot returns the snapshot whose ID (or key) starts with prefix, or
+// with prefix "latest" the newest one. It reads only that snapshot.
+func (r *Repository) FindSnapshot(ctx context.Context, prefix string) (*Snapshot, error) {
+	keys, err := r.snapshotKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(keys) == 0 {
 		return nil, fmt.Errorf("repository: no snapshots yet: run a backup first")
 	}
 	if prefix == "" || prefix == "latest" {
-		return all[len(all)-1], nil
+		return r.loadSnapshot(ctx, keys[len(keys)-1])
 	}
-	var found *Snapshot
-	for _, s := range all {
-		if strings.HasPrefix(s.ID, prefix) || strings.HasPrefix(strings.TrimPrefix(s.Key, snapshotPrefix), prefix) {
-			if found != nil {
+	found := ""
+	for _, k := range keys {
+		_, id, _ := snapshotKeyParts(k)
+		if strings.HasPrefix(id, prefix) || strings.HasPrefix(strings.TrimPrefix(k, snapshotPrefix), prefix) {
+			if found != "" {
 				return nil, fmt.Errorf("repository: snapshot prefix %q is ambiguous", prefix)
 			}
-			found = s
+			found = k
 		}
 	}
-	if found == nil {
+	if found == "" {
 		return nil, fmt.Errorf("repository: no snapshot %q", prefix)
 	}
-	return found, nil
+	return r.loadSnapshot(ctx, found)
 }
 
 // ContainerView is a container's state as of a snapshot.
@@ -187,17 +249,26 @@ type ItemView struct {
 	Meta json.RawMessage
 }
 
-// LoadContainer replays a user's container up to head (a ContainerHead from a snapshot).
+// LoadContainer returns a user's container as of head (a ContainerHead from
+// a snapshot): from the local state store when it holds exactly that head
+// (the newest state, usually), else by replaying the segment chain.
 func (r *Repository) LoadContainer(ctx context.Context, uid, source string, h ContainerHead) (*ContainerView, error) {
-	prefix := indexPrefix(uid, source)
-	chain, err := listChain(ctx, r.sink, prefix, h.Key)
-	if err != nil {
-		return nil, err
+	id := r.stateID(uid, source, h.Key)
+	// One consistent view of header and rows: a backup in this process
+	// may be committing to the same container.
+	view := r.state.db.NewSnapshot()
+	defer view.Close()
+	if hdr, ok, err := readHeader(view, id); err == nil && ok && hdr.Head == h.Head {
+		v := &ContainerView{Name: h.Name, Items: make(map[string]ItemView, hdr.Count), Cursor: hdr.Cursor}
+		err := scanItems(view, id, func(it sources.Item) error {
+			v.Items[it.ID] = ItemView{ID: it.ID, Hash: it.Hash, Size: it.Size, Meta: it.Meta}
+			return nil
+		})
+		if err == nil {
+			return v, nil
+		}
 	}
-	if st, ok := r.cachedLoad(prefix, h.Key, chain); ok && st.Head == h.Head {
-		return viewOf(h.Name, st), nil // the newest snapshot: no segment to read
-	}
-	st, err := r.loadState(ctx, h.Name, chainUpTo(chain, h.Head))
+	st, err := r.loadState(ctx, h.Name, h.Head)
 	if err != nil {
 		return nil, err
 	}
@@ -212,20 +283,21 @@ func viewOf(name string, st *containerState) *ContainerView {
 	return v
 }
 
-// SnapshotAt returns the newest snapshot that started at or before t.
+// SnapshotAt returns the newest snapshot that was complete at t (finished at
+// or before it), chosen by name: names begin with the finish time.
 func (r *Repository) SnapshotAt(ctx context.Context, t time.Time) (*Snapshot, error) {
-	all, err := r.Snapshots(ctx)
-	var best *Snapshot
-	for _, s := range all {
-		if !s.Started.After(t) {
-			best = s
+	keys, err := r.snapshotKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	best := ""
+	for _, k := range keys {
+		if finished, _, ok := snapshotKeyParts(k); ok && !finished.After(t) {
+			best = k
 		}
 	}
-	if best == nil {
-		if err != nil {
-			return nil, err
-		}
+	if best == "" {
 		return nil, fmt.Errorf("repository: no snapshot at or before %s", t.Format(time.RFC3339))
 	}
-	return best, nil
+	return r.loadSnapshot(ctx, best)
 }

@@ -4,21 +4,25 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
 	"sync"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/y360backup/y360backup/backup/lease"
 	"github.com/y360backup/y360backup/sources"
 )
 
-// Commit policy defaults: checkpoint every few hundred items or seconds, and
-// write a full base segment after this many deltas so replay stays short.
+// Commit policy defaults: a container commits a segment every few hundred
+// items or seconds; the repository checkpoints (makes commits durable) on
+// the same interval.
 const (
 	defaultCommitItems    = 300
 	defaultCommitInterval = 15 * time.Second
-	baseEvery             = 16
 )
 
 // Stats counts what a run did, per source and in total.
@@ -28,10 +32,10 @@ type Stats struct {
 	MetaChanges   int64 `json:"meta_changes"`   // flag/metadata-only changes
 	Deleted       int64 `json:"deleted"`        // items recorded as gone at the source
 	Bytes         int64 `json:"bytes"`          // plaintext bytes of added/changed items
-	Uploaded      int64 `json:"uploaded"`       // new objects written
-	UploadedBytes int64 `json:"uploaded_bytes"` // compressed bytes of new objects
-	IndexBytes    int64 `json:"index_bytes"`    // compressed bytes of index segments
-	Segments      int64 `json:"segments"`
+	Uploaded      int64 `json:"uploaded"`       // new bodies stored (not already in the repository)
+	UploadedBytes int64 `json:"uploaded_bytes"` // compressed bytes of new bodies
+	IndexBytes    int64 `json:"index_bytes"`    // compressed bytes of new segment blobs
+	Segments      int64 `json:"segments"`       // segments committed
 	Skipped       int64 `json:"skipped"`
 	Failed        int64 `json:"failed"`
 }
@@ -53,20 +57,27 @@ func (s *Stats) add(o Stats) {
 // maxReported bounds the per-item failure/skip messages kept in a snapshot.
 const maxReported = 200
 
-// userStore is the sources.Store for one (user, source) in one run.
+// userStore is the sources.Store for one (user, source) in one run. It
+// holds the container heads (segment IDs); the repository's checkpoints make
+// them durable (checkpoint.go).
 type userStore struct {
 	repo           *Repository
 	uid            string
 	source         string
 	run            string
-	prefix         string
 	commitItems    int
 	commitInterval time.Duration
 
 	mu       sync.Mutex
-	chains   map[string][]segment // ckey → segments, sorted
-	names    map[string]string    // ckey → container name, when known
+	heads    map[string]ContainerHead // ckey → live container
 	open     map[string]bool
+	version  uint64  // bumped on every change of heads
+	epoch    uint64  // lease epoch (fencing; 0 until leases)
+	start    version // rank of the state this run started from
+	lease    *lease.Lease
+	finished bool     // the source is done
+	durable  bool     // finished, and its final state checkpointed
+	written  []string // checkpoint objects this run wrote for this store
 	stats    Stats
 	failures []string
 	skips    []string
@@ -74,66 +85,37 @@ type userStore struct {
 
 var _ sources.Store = (*userStore)(nil)
 
-func (r *Repository) openUserStore(ctx context.Context, uid, source, run string) (*userStore, error) {
-	prefix := indexPrefix(uid, source)
-	chains, err := listChains(ctx, r.sink, prefix)
-	if err != nil {
-		return nil, fmt.Errorf("repository: list %s: %w", prefix, err)
-	}
-	s := &userStore{repo: r, uid: uid, source: source, run: run, prefix: prefix,
+// openUserStore starts a (user, source) at the given committed heads.
+func (r *Repository) openUserStore(uid, source, run string, start []ContainerHead) *userStore {
+	s := &userStore{repo: r, uid: uid, source: source, run: run,
 		commitItems: defaultCommitItems, commitInterval: defaultCommitInterval,
-		chains: chains, names: map[string]string{}, open: map[string]bool{}}
+		heads: map[string]ContainerHead{}, open: map[string]bool{}}
 	if r.commitItems > 0 {
 		s.commitItems = r.commitItems
 	}
 	if r.commitInterval > 0 {
 		s.commitInterval = r.commitInterval
 	}
-	for ckey := range chains {
-		if n, ok := containerNameFromKey(ckey); ok {
-			s.names[ckey] = n
-		}
+	for _, h := range start {
+		s.heads[h.Key] = h
 	}
-	return s, nil
+	return s
 }
 
 // Containers implements sources.Store: live containers as of the last commit.
 func (s *userStore) Containers() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []string
-	for ckey, chain := range s.chains {
-		if len(chain) == 0 || chain[len(chain)-1].Kind == segGone {
-			continue
-		}
-		name, ok := s.names[ckey]
-		if !ok {
-			name = s.readName(chain[len(chain)-1].Key)
-			s.names[ckey] = name
-		}
-		if name != "" {
-			out = append(out, name)
-		}
+	out := make([]string, 0, len(s.heads))
+	for _, h := range s.heads {
+		out = append(out, h.Name)
 	}
 	sort.Strings(out)
 	return out
 }
 
-// readName reads a hashed container's name from a segment header.
-func (s *userStore) readName(key string) string {
-	rc, err := s.repo.getCompressed(context.Background(), key)
-	if err != nil {
-		return ""
-	}
-	defer rc.Close()
-	var rec record
-	if json.NewDecoder(io.LimitReader(rc, 1<<16)).Decode(&rec) != nil || rec.T != "hdr" {
-		return ""
-	}
-	return rec.Container
-}
-
-// Open implements sources.Store.
+// Open implements sources.Store. The container's state lives in the local
+// state store (statestore.go); only its uncommitted changes are in memory.
 func (s *userStore) Open(ctx context.Context, name string) (sources.Container, error) {
 	ckey := containerKey(name)
 	s.mu.Lock()
@@ -142,28 +124,25 @@ func (s *userStore) Open(ctx context.Context, name string) (sources.Container, e
 		return nil, fmt.Errorf("repository: container %q is already open", name)
 	}
 	s.open[ckey] = true
-	chain := s.chains[ckey]
+	head := s.heads[ckey].Head
 	s.mu.Unlock()
 
-	st, err := s.repo.openState(ctx, s.prefix, ckey, name, chain)
+	id := s.repo.stateID(s.uid, s.source, ckey)
+	hdr, err := s.repo.openRows(ctx, id, name, head)
 	if err != nil {
-		s.release(ckey)
-		return nil, fmt.Errorf("repository: load %s %q: %w", s.source, name, err)
-	}
-	st.Name = name
-	if st.Gone {
-		// A folder that disappeared and came back starts afresh; the old
-		// content stays in older snapshots.
-		head := st.Head
-		st = newContainerState(name)
-		st.Head = head
-		st.SinceBase = baseEvery // next commit writes a base
+		// Healing: an unreadable chain fails this container now; the
+		// source starts it afresh (a new base), so the next run is whole.
+		s.Fail(fmt.Sprintf("%s %q", s.source, name), fmt.Errorf("stored state unreadable, starting the container afresh: %w", err))
+		if hdr, err = s.repo.rebuildRows(ctx, id, name, ""); err != nil {
+			s.release(ckey)
+			return nil, fmt.Errorf("repository: open %s %q: %w", s.source, name, err)
+		}
 	}
 	s.mu.Lock()
 	s.stats.Containers++
-	s.names[ckey] = name
 	s.mu.Unlock()
-	return &container{s: s, ckey: ckey, st: st, cursor: st.Cursor, last: time.Now()}, nil
+	return &container{s: s, ckey: ckey, id: id, name: name, hdr: hdr, count: hdr.Count,
+		over: map[string]*sources.Item{}, cursor: hdr.Cursor, last: time.Now()}, nil
 }
 
 func (s *userStore) release(ckey string) {
@@ -172,37 +151,26 @@ func (s *userStore) release(ckey string) {
 	s.mu.Unlock()
 }
 
-// Remove implements sources.Store by writing a gone segment.
+// Remove implements sources.Store: the container stops being live. Its
+// segments stay, so older snapshots still restore it.
 func (s *userStore) Remove(ctx context.Context, name string) error {
 	ckey := containerKey(name)
 	s.mu.Lock()
-	chain := s.chains[ckey]
-	s.mu.Unlock()
-	if len(chain) == 0 || chain[len(chain)-1].Kind == segGone {
-		return nil
+	defer s.mu.Unlock()
+	if _, ok := s.heads[ckey]; ok {
+		delete(s.heads, ckey)
+		s.version++
 	}
-	seq := chain[len(chain)-1].Seq + 1
-	key := segmentKey(s.prefix, ckey, seq, segGone)
-	now := time.Now().UTC()
-	recs := []record{{T: "hdr", V: FormatVersion, Container: name, Run: s.run, Time: &now}}
-	b, err := encodeSegment(recs)
-	if err != nil {
-		return err
-	}
-	size, err := s.repo.putCompressedBytes(ctx, key, b)
-	if err != nil {
-		return fmt.Errorf("repository: record removal of %s %q: %w", s.source, name, err)
-	}
-	s.addSegment(ckey, segment{Seq: seq, Kind: segGone, Key: key}, size)
 	return nil
 }
 
-func (s *userStore) addSegment(ckey string, sg segment, size int64) {
+func (s *userStore) setHead(ckey, name, head string, indexBytes int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.chains[ckey] = append(s.chains[ckey], sg)
+	s.heads[ckey] = ContainerHead{Key: ckey, Name: name, Head: head}
+	s.version++
 	s.stats.Segments++
-	s.stats.IndexBytes += size
+	s.stats.IndexBytes += indexBytes
 }
 
 // Fail implements sources.Store.
@@ -225,89 +193,116 @@ func (s *userStore) Skip(item, cause string) {
 	}
 }
 
-// heads returns every live container's head for the snapshot.
-func (s *userStore) heads() []ContainerHead {
+// snapshotHeads returns every live container's head, sorted, and the
+// version they reflect.
+func (s *userStore) snapshotHeads() ([]ContainerHead, uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []ContainerHead
-	for ckey, chain := range s.chains {
-		if len(chain) == 0 || chain[len(chain)-1].Kind == segGone {
-			continue
-		}
-		out = append(out, ContainerHead{Key: ckey, Name: s.names[ckey], Head: chain[len(chain)-1].Seq})
+	out := make([]ContainerHead, 0, len(s.heads))
+	for _, h := range s.heads {
+		out = append(out, h)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
-	return out
+	return out, s.version
 }
 
-// container implements sources.Container over a replayed state.
+// container implements sources.Container over the state store's rows plus
+// an overlay of uncommitted changes (bounded by the commit policy).
 type container struct {
-	s       *userStore
-	ckey    string
-	st      *containerState
-	cursor  json.RawMessage // last committed cursor
+	s      *userStore
+	ckey   string
+	id     sid
+	name   string
+	hdr    stateHeader              // as committed
+	over   map[string]*sources.Item // uncommitted: nil = deleted
+	reset  bool                     // uncommitted Reset: the rows are all gone
+	count  int                      // live items, uncommitted changes included
+	cursor json.RawMessage          // last committed cursor
+
 	pending []record
 	last    time.Time // last commit
 	closed  bool
-	dirty   bool // committed since open: refresh the state cache on Close
-
-	inflight sync.WaitGroup // background uploads of this container's bodies
-	upErr    error          // first failed upload (guarded by s.mu)
+	putErr  error // a body that failed to store fails every later commit
 }
 
 var _ sources.Container = (*container)(nil)
 
-func (c *container) Name() string            { return c.st.Name }
+func (c *container) Name() string            { return c.name }
 func (c *container) Cursor() json.RawMessage { return c.cursor }
-func (c *container) Len() int                { return len(c.st.Items) }
+func (c *container) Len() int                { return c.count }
 
 func (c *container) Get(id string) (sources.Item, bool) {
-	it, ok := c.st.Items[id]
+	if p, ok := c.over[id]; ok {
+		if p == nil {
+			return sources.Item{}, false
+		}
+		return *p, true
+	}
+	if c.reset {
+		return sources.Item{}, false
+	}
+	it, ok, err := c.s.repo.state.get(c.id, id)
+	if err != nil {
+		c.fail(err)
+		return sources.Item{}, false
+	}
 	return it, ok
 }
 
+// fail records a state store error; it fails the next commit.
+func (c *container) fail(err error) {
+	if c.putErr == nil {
+		c.putErr = fmt.Errorf("state store: %w", err)
+	}
+}
+
+// Range implements sources.Container. fn may change the container; items
+// it adds are not guaranteed to be visited.
 func (c *container) Range(fn func(sources.Item) bool) {
-	for _, it := range c.st.Items {
-		if !fn(it) {
-			return
-		}
-	}
-}
-
-// PutBody spools the body and uploads it in the background; Commit waits
-// for every upload of the container, so no segment ever names an object that
-// is not stored yet.
-func (c *container) PutBody(ctx context.Context, r io.Reader) (sources.Body, error) {
-	c.inflight.Add(1)
-	b, err := c.s.repo.putObjectAsync(ctx, r, func(ps PutStats, err error) {
-		defer c.inflight.Done()
-		c.s.mu.Lock()
-		defer c.s.mu.Unlock()
-		if err != nil {
-			if c.upErr == nil {
-				c.upErr = err
+	stop := errors.New("stop")
+	if !c.reset {
+		err := scanItems(c.s.repo.state.db, c.id, func(it sources.Item) error {
+			if _, changed := c.over[it.ID]; changed {
+				return nil
 			}
+			if !fn(it) {
+				return stop
+			}
+			return nil
+		})
+		if err == stop {
 			return
 		}
-		if ps.Uploaded {
-			c.s.stats.Uploaded++
-			c.s.stats.UploadedBytes += ps.Compressed
+		if err != nil {
+			c.fail(err)
+			return
 		}
-	})
-	if err != nil {
-		c.inflight.Done()
 	}
-	return b, err
+	for _, p := range c.over {
+		if p != nil && !fn(*p) {
+			return
+		}
+	}
 }
 
-// waitUploads waits for the container's uploads and returns the first error.
-// A failed upload fails every later commit of this container: its item may
-// be among the pending records.
-func (c *container) waitUploads() error {
-	c.inflight.Wait()
-	c.s.mu.Lock()
-	defer c.s.mu.Unlock()
-	return c.upErr
+// PutBody stores the body's blobs into the open pack (uploaded in the
+// background when full). They become durable at the next checkpoint, which
+// always precedes any record of the commit that names them.
+func (c *container) PutBody(ctx context.Context, r io.Reader) (sources.Body, error) {
+	b, ps, err := c.s.repo.PutObject(ctx, r)
+	if err != nil {
+		if c.putErr == nil {
+			c.putErr = err
+		}
+		return b, err
+	}
+	if ps.Uploaded {
+		c.s.mu.Lock()
+		c.s.stats.Uploaded++
+		c.s.stats.UploadedBytes += ps.Compressed
+		c.s.mu.Unlock()
+	}
+	return b, nil
 }
 
 func (c *container) HasBody(ctx context.Context, hash string) bool {
@@ -315,10 +310,14 @@ func (c *container) HasBody(ctx context.Context, hash string) bool {
 }
 
 func (c *container) Put(it sources.Item) {
-	if old, ok := c.st.Items[it.ID]; ok && old.Hash == it.Hash && old.Size == it.Size && bytes.Equal(old.Meta, it.Meta) {
+	old, ok := c.Get(it.ID)
+	if ok && old.Hash == it.Hash && old.Size == it.Size && bytes.Equal(old.Meta, it.Meta) {
 		return // nothing changed: keep no-change runs free of writes
 	}
-	c.st.Items[it.ID] = it
+	if !ok {
+		c.count++
+	}
+	c.over[it.ID] = &it
 	c.pending = append(c.pending, record{T: "put", ID: it.ID, Hash: it.Hash, Size: it.Size, Meta: it.Meta})
 	c.s.mu.Lock()
 	c.s.stats.Items++
@@ -327,12 +326,12 @@ func (c *container) Put(it sources.Item) {
 }
 
 func (c *container) SetMeta(id string, meta json.RawMessage) {
-	it, ok := c.st.Items[id]
+	it, ok := c.Get(id)
 	if !ok || bytes.Equal(it.Meta, meta) {
 		return
 	}
 	it.Meta = meta
-	c.st.Items[id] = it
+	c.over[id] = &it
 	c.pending = append(c.pending, record{T: "meta", ID: id, Meta: meta})
 	c.s.mu.Lock()
 	c.s.stats.MetaChanges++
@@ -340,10 +339,11 @@ func (c *container) SetMeta(id string, meta json.RawMessage) {
 }
 
 func (c *container) Delete(id string) {
-	if _, ok := c.st.Items[id]; !ok {
+	if _, ok := c.Get(id); !ok {
 		return
 	}
-	delete(c.st.Items, id)
+	c.over[id] = nil
+	c.count--
 	c.pending = append(c.pending, record{T: "del", ID: id})
 	c.s.mu.Lock()
 	c.s.stats.Deleted++
@@ -351,11 +351,12 @@ func (c *container) Delete(id string) {
 }
 
 func (c *container) Reset() {
-	if len(c.st.Items) == 0 {
+	if c.count == 0 {
 		return
 	}
-	n := int64(len(c.st.Items))
-	c.st.Items = map[string]sources.Item{}
+	n := int64(c.count)
+	c.over = map[string]*sources.Item{}
+	c.reset, c.count = true, 0
 	c.pending = append(c.pending, record{T: "reset"})
 	c.s.mu.Lock()
 	c.s.stats.Deleted += n
@@ -366,65 +367,66 @@ func (c *container) Due() bool {
 	return len(c.pending) >= c.s.commitItems || (len(c.pending) > 0 && time.Since(c.last) >= c.s.commitInterval)
 }
 
+// Commit adds a segment with the pending records and cursor and moves the
+// container's head to it; the state store takes the changes and the new
+// header in one batch. The segment is durable at the next checkpoint; a
+// crash before loses only records the source fetches again (the store's
+// rows then no longer match the head the next run starts from, and are
+// rebuilt).
 func (c *container) Commit(ctx context.Context, cursor any) error {
 	if c.closed {
-		return fmt.Errorf("repository: commit on closed container %q", c.st.Name)
+		return fmt.Errorf("repository: commit on closed container %q", c.name)
 	}
 	cur, err := json.Marshal(cursor)
 	if err != nil {
-		return fmt.Errorf("repository: encode cursor of %q: %w", c.st.Name, err)
+		return fmt.Errorf("repository: encode cursor of %q: %w", c.name, err)
 	}
-	if len(c.pending) == 0 && bytes.Equal(cur, c.cursor) {
+	if len(c.pending) == 0 && bytes.Equal(cur, c.cursor) && c.hdr.Head != "" {
 		return nil
 	}
-	if err := c.waitUploads(); err != nil {
-		return fmt.Errorf("repository: commit %s %q: %w", c.s.source, c.st.Name, err)
+	if c.putErr != nil {
+		return fmt.Errorf("repository: commit %s %q: a body failed to store: %w", c.s.source, c.name, c.putErr)
 	}
-	seq := c.st.Head + 1
-	kind := segDelta
-	now := time.Now().UTC()
-	recs := []record{{T: "hdr", V: FormatVersion, Container: c.st.Name, Run: c.s.run, Time: &now}}
-	if c.st.SinceBase+1 >= baseEvery || c.st.Head == 0 {
-		kind = segBase
-		for _, it := range c.st.Items {
-			recs = append(recs, record{T: "put", ID: it.ID, Hash: it.Hash, Size: it.Size, Meta: it.Meta})
+	db := c.s.repo.state.db
+	b := db.NewIndexedBatch()
+	defer b.Close()
+	if c.reset {
+		b.DeleteRange(itemPrefix(c.id), prefixEnd(itemPrefix(c.id)), nil)
+	}
+	for id, p := range c.over {
+		if p == nil {
+			b.Delete(itemKey(c.id, id), nil)
+		} else {
+			b.Set(itemKey(c.id, id), encodeItem(*p), nil)
 		}
-	} else {
-		recs = append(recs, c.pending...)
 	}
-	recs = append(recs, record{T: "cur", Cursor: cur})
-	key := segmentKey(c.s.prefix, c.ckey, seq, kind)
-	b, err := encodeSegment(recs)
+	items := func(fn func(sources.Item) error) error { return scanItems(b, c.id, fn) }
+	pos := chainPos{Head: c.hdr.Head, BaseBytes: c.hdr.BaseBytes, DeltaBytes: c.hdr.DeltaBytes, Deltas: c.hdr.Deltas}
+	pos, n, err := c.s.repo.writeSegment(ctx, c.name, pos, c.pending, items, cur, c.s.run)
 	if err != nil {
-		return fmt.Errorf("repository: encode segment of %q: %w", c.st.Name, err)
+		return fmt.Errorf("repository: commit %s %q: %w", c.s.source, c.name, err)
 	}
-	size, err := c.s.repo.putCompressedBytes(ctx, key, b)
+	hdr := stateHeader{Head: pos.Head, Name: c.name, Cursor: cur, BaseBytes: pos.BaseBytes,
+		DeltaBytes: pos.DeltaBytes, Deltas: pos.Deltas, Count: c.count}
+	if err := putHeader(b, c.id, hdr); err == nil {
+		err = b.Commit(pebble.NoSync)
+	}
 	if err != nil {
-		return fmt.Errorf("repository: commit %s %q: %w", c.s.source, c.st.Name, err)
+		return fmt.Errorf("repository: commit %s %q: state store: %w", c.s.source, c.name, err)
 	}
-	c.s.addSegment(c.ckey, segment{Seq: seq, Kind: kind, Key: key}, size)
-	c.st.Head = seq
-	if kind == segBase {
-		c.st.SinceBase = 0
-	} else {
-		c.st.SinceBase++
-	}
-	c.cursor = cur
-	c.st.Cursor = cur
+	c.s.setHead(c.ckey, c.name, pos.Head, n)
+	c.hdr, c.cursor = hdr, cur
+	c.over, c.reset = map[string]*sources.Item{}, false
 	c.pending = c.pending[:0]
 	c.last = time.Now()
-	c.dirty = true
 	return nil
 }
 
+// Close releases the container; uncommitted changes are discarded.
 func (c *container) Close() error {
 	if !c.closed {
 		c.closed = true
-		c.inflight.Wait() // no upload outlives its container
-		if c.dirty && len(c.pending) == 0 {
-			// Committed state only: uncommitted records never reach the cache.
-			c.s.repo.cacheStore(c.s.prefix, c.ckey, c.st)
-		}
+		c.over, c.pending = nil, nil
 		c.s.release(c.ckey)
 	}
 	return nil

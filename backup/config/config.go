@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -107,6 +108,12 @@ type Repository struct {
 	Type string `yaml:"type"` // fs | s3
 	Path string `yaml:"path"` // fs
 	S3   S3     `yaml:"s3"`
+	// CheckpointInterval is how often a run makes its work durable (packs,
+	// index, checkpoints): the most work a crash can cost. 0 = 15 s.
+	CheckpointInterval time.Duration `yaml:"checkpoint_interval"`
+	// LeaseTTL is how long a writer's claim on users outlives its last
+	// refresh: the longest a crashed writer's users wait. 0 = 5 min.
+	LeaseTTL time.Duration `yaml:"lease_ttl"`
 }
 
 // S3 configures an S3-compatible bucket.
@@ -450,6 +457,12 @@ func (c *Config) validate(lines map[string]int) []Problem {
 		bad("sources", "every source is disabled: nothing would be backed up")
 	}
 	r := c.Repository
+	if r.CheckpointInterval != 0 && (r.CheckpointInterval < 100*time.Millisecond || r.CheckpointInterval > time.Hour) {
+		bad("repository.checkpoint_interval", fmt.Sprintf("%s: use 100ms to 1h (default 15s)", r.CheckpointInterval))
+	}
+	if r.LeaseTTL != 0 && (r.LeaseTTL < 3*time.Second || r.LeaseTTL > 24*time.Hour) {
+		bad("repository.lease_ttl", fmt.Sprintf("%s: use 3s to 24h (default 5m); it must stay well above the clock skew between writers and the store", r.LeaseTTL))
+	}
 	switch r.Type {
 	case "fs":
 		if r.Path == "" {

@@ -95,12 +95,18 @@ func TestCLIBrowseDemoRepository(t *testing.T) {
 	r.Select(context.Background(), latest, backup.Selection{Users: []string{"alice@demo.y360.test"}, Sources: []string{"mail"}},
 		func(sc backup.SelectedContainer) error {
 			if victim == "" && len(sc.Items) > 0 {
-				victim = filepath.Join(repo, filepath.FromSlash(backup.ObjectKey(sc.Items[0].Hash)))
+				victim = sc.Items[0].Hash
 			}
 			return nil
 		})
-	os.Chmod(victim, 0o600)
-	os.WriteFile(victim, []byte("garbage"), 0o600)
+	err = r.DamageObject(context.Background(), victim, func(key string, data []byte) error {
+		p := filepath.Join(repo, filepath.FromSlash(key))
+		os.Chmod(p, 0o600)
+		return os.WriteFile(p, data, 0o600)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if out, code = runCLI(t, "verify", "-c", cfg); code != exitFailure || !strings.Contains(out, "PROBLEM") {
 		t.Errorf("verify after damage: exit %d\n%s", code, out)
 	}

@@ -40,6 +40,7 @@ reported and skipped, and the command exits 1 at the end if anything failed.`,
 			if err != nil {
 				return err
 			}
+			defer repo.Close()
 			hc := politeTransport(cfg, nil).Client()
 			org, err := newOrgClient(cfg, hc)
 			if err != nil {

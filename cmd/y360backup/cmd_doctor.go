@@ -431,10 +431,12 @@ func probeRepository(ctx context.Context, cfg *config.Config) (string, error) {
 		return "", fmt.Errorf("delete %s: the probe is still there (%v)", key, err)
 	}
 	state := "holds a repository"
-	if _, err := backup.Open(ctx, sink, backup.RepoOptions{}); errors.Is(err, backup.ErrNoRepository) {
+	if r, err := backup.Open(ctx, sink, backup.RepoOptions{SpoolDir: cfg.SpoolDir}); errors.Is(err, backup.ErrNoRepository) {
 		state = "empty: the first backup creates the repository"
 	} else if err != nil {
 		return "", err
+	} else {
+		r.Close()
 	}
 	return fmt.Sprintf("%s %s: write, read and delete work; %s", cfg.Repository.Type, cfg.Repository.Path, state), nil
 }

@@ -33,6 +33,7 @@ func newExportCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			defer repo.Close()
 			snap, err := opts.find(cmd, repo)
 			if err != nil {
 				return err

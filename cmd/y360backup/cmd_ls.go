@@ -54,6 +54,7 @@ func newLsCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			defer repo.Close()
 			snap, err := sf.find(cmd, repo)
 			if err != nil {
 				return err

@@ -88,6 +88,7 @@ what it already wrote is recognised and skipped.`,
 			if err != nil {
 				return err
 			}
+			defer repo.Close()
 			snap, err := opts.find(cmd, repo)
 			if err != nil {
 				return err

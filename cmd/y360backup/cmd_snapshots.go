@@ -17,6 +17,7 @@ func newSnapshotsCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			defer repo.Close()
 			snaps, err := repo.Snapshots(cmd.Context())
 			if g.json {
 				if jerr := printJSON(cmd.OutOrStdout(), snaps); jerr != nil {

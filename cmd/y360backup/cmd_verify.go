@@ -24,6 +24,7 @@ func newVerifyCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			defer repo.Close()
 			return runVerify(cmd, g, repo, opts)
 		},
 	}

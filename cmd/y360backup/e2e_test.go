@@ -21,6 +21,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/y360backup/y360backup/backup"
+	"github.com/y360backup/y360backup/backup/index"
 	"github.com/y360backup/y360backup/internal/y360emu"
 )
 
@@ -101,6 +102,8 @@ sources:
   disk: {enabled: false}
 repository:
   path: %s
+  checkpoint_interval: 100ms
+  lease_ttl: 3s
 log:
   format: json
   level: debug
@@ -188,9 +191,38 @@ func dirSize(t *testing.T, root string) (files int, bytes int64) {
 	return
 }
 
-func countObjects(root string) int {
-	n, _ := dirSize(nil, filepath.Join(root, "objects"))
+// countFiles counts the files under root/sub.
+func countFiles(root, sub string) int {
+	n, _ := dirSize(nil, filepath.Join(root, sub))
 	return n
+}
+
+// indexedDataBlobs reads every index file of a repository: data blob
+// entries in all, and distinct data blob IDs.
+func indexedDataBlobs(t *testing.T, root string) (entries, distinct int) {
+	t.Helper()
+	seen := map[index.ID]bool{}
+	files, _ := filepath.Glob(filepath.Join(root, "index", "*"))
+	for _, f := range files {
+		fh, err := os.Open(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = index.Decode(fh, func(_ index.ID, es []index.Entry) error {
+			for _, e := range es {
+				if e.Type == 1 {
+					entries++
+					seen[e.ID] = true
+				}
+			}
+			return nil
+		})
+		fh.Close()
+		if err != nil {
+			t.Fatalf("index file %s: %v", f, err)
+		}
+	}
+	return entries, len(seen)
 }
 
 func TestE2EDovecot(t *testing.T) {
@@ -232,9 +264,9 @@ func TestE2EDovecot(t *testing.T) {
 			c.Store(imap.UIDSetNum(2), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close()
 			c.Expunge().Close()
 			c.Close()
-			snap2, _ := e.backup(t)
+			snap2, logs2 := e.backup(t)
 			if snap2.Totals.Items != 1 || snap2.Totals.MetaChanges != 1 || snap2.Totals.Deleted != 1 {
-				t.Errorf("incremental: %+v, want 1 new, 1 flag change, 1 deletion", snap2.Totals)
+				t.Errorf("incremental: %+v, want 1 new, 1 flag change, 1 deletion\n%s", snap2.Totals, tail(logs2))
 			}
 			// The deleted message is still in the first snapshot.
 			repo := openTestRepo(t, filepath.Join(e.dir, "repo"))
@@ -278,16 +310,28 @@ func TestE2EKillAndResume(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	// Kill once a checkpoint (every 100 ms here) made committed work
+	// durable: a first commit (300 messages) is indexed, then one more
+	// checkpoint names it.
 	deadline := time.Now().Add(60 * time.Second)
-	for countObjects(repoDir) < 450 && time.Now().Before(deadline) {
+	for time.Now().Before(deadline) {
+		if _, n := indexedDataBlobs(t, repoDir); n >= 300 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	ck := countFiles(repoDir, "checkpoints")
+	for countFiles(repoDir, "checkpoints") <= ck && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
-	before := countObjects(repoDir)
-	if before >= n {
-		t.Skipf("the backup finished (%d objects) before it could be killed", before)
+	if countFiles(repoDir, "snapshots") > 0 {
+		t.Skip("the backup finished before it could be killed")
 	}
+	_, before := indexedDataBlobs(t, repoDir)
+	// The killed writer's lease stops blocking its users after lease_ttl.
+	time.Sleep(3 * time.Second)
 	snap, logs := e.backup(t)
 	if snap.Status != backup.StatusOK {
 		t.Fatalf("resumed run: %s\n%s", snap.Status, tail(logs))
@@ -297,17 +341,17 @@ func TestE2EKillAndResume(t *testing.T) {
 	if got := countItems(t, repo, latest, u, "INBOX"); got != n {
 		t.Errorf("after resume INBOX holds %d messages, want %d", got, n)
 	}
-	if total := countObjects(repoDir); total != n {
-		t.Errorf("%d objects stored for %d distinct messages", total, n)
+	entries, distinct := indexedDataBlobs(t, repoDir)
+	if distinct != n || entries != n {
+		t.Errorf("index holds %d data blobs (%d distinct) for %d distinct messages: something stored twice or lost", entries, distinct, n)
 	}
 	if int(snap.Totals.Uploaded)+before != n {
-		t.Errorf("resumed run uploaded %d objects, killed run had %d: %d != %d (something uploaded twice or lost)",
-			snap.Totals.Uploaded, before, int(snap.Totals.Uploaded)+before, n)
+		t.Errorf("resumed run uploaded %d bodies, %d were indexed before: %d != %d", snap.Totals.Uploaded, before, int(snap.Totals.Uploaded)+before, n)
 	}
-	if snap.Totals.Items >= n {
-		t.Errorf("resumed run re-recorded all %d messages: nothing of the killed run was committed", snap.Totals.Items)
+	if before == 0 || snap.Totals.Items >= n {
+		t.Errorf("resumed run re-recorded %d of %d messages (%d indexed before): nothing of the killed run was kept", snap.Totals.Items, n, before)
 	}
-	t.Logf("killed after %d objects; resumed run recorded %d messages and uploaded %d objects", before, snap.Totals.Items, snap.Totals.Uploaded)
+	t.Logf("killed after a checkpoint with %d bodies indexed; resumed run recorded %d messages and uploaded %d bodies", before, snap.Totals.Items, snap.Totals.Uploaded)
 }
 
 func TestE2EBadTokenAndUnreachable(t *testing.T) {

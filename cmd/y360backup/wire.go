@@ -43,7 +43,8 @@ func openRepo(ctx context.Context, cfg *config.Config) (*backup.Repository, erro
 	if err != nil {
 		return nil, err
 	}
-	return backup.OpenOrInit(ctx, sink, backup.RepoOptions{SpoolDir: cfg.SpoolDir, CacheDir: cacheDir(cfg)})
+	return backup.OpenOrInit(ctx, sink, backup.RepoOptions{SpoolDir: cfg.SpoolDir, CacheDir: cacheDir(cfg),
+		CommitInterval: cfg.Repository.CheckpointInterval, LeaseTTL: cfg.Repository.LeaseTTL})
 }
 
 // cacheDir is where the local state cache lives: cache_dir, else systemd's

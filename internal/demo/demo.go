@@ -91,6 +91,7 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
+	defer repo.Close()
 	run := func(title string) (*backup.Snapshot, error) {
 		fmt.Fprintf(out, "\n== %s\n", title)
 		start := time.Now()

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	engine "github.com/y360backup/y360backup/backup"
 	"github.com/y360backup/y360backup/sinks/mem"
 	"github.com/y360backup/y360backup/sources"
 	"github.com/y360backup/y360backup/sources/disk"
@@ -260,10 +259,10 @@ func TestRestoreCorruptObject(t *testing.T) {
 	bad, _ := d.emu.DiskStat(email, "/a/bad.txt")
 	snap := d.backup(t)
 	d.wipe(t, email)
-	rc, err := sink.Get(context.Background(), engine.ObjectKey(good.SHA256))
-	must(t, err)
-	stored, _ := io.ReadAll(rc)
-	sink.Corrupt(engine.ObjectKey(bad.SHA256), stored) // same size, other bytes
+	must(t, d.repo.DamageObject(context.Background(), bad.SHA256, func(key string, data []byte) error {
+		sink.Corrupt(key, data)
+		return nil
+	}))
 
 	opts := d.opts(snap)
 	opts.InPlace = true

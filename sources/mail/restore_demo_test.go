@@ -17,7 +17,6 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 
-	engine "github.com/y360backup/y360backup/backup"
 	"github.com/y360backup/y360backup/internal/imapdemo"
 	"github.com/y360backup/y360backup/sinks/mem"
 	"github.com/y360backup/y360backup/sources"
@@ -156,7 +155,12 @@ func TestRestoreCorruptObjectDemo(t *testing.T) {
 	s.wipe()
 	appends := p.demo.Stats().Appends
 	sum := sha256.Sum256(before[1].body)
-	p.sink.(*mem.Sink).Corrupt(engine.ObjectKey(hex.EncodeToString(sum[:])), []byte("garbage"))
+	if err := p.repo.DamageObject(context.Background(), hex.EncodeToString(sum[:]), func(key string, data []byte) error {
+		p.sink.(*mem.Sink).Corrupt(key, data)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	opts := p.opts(snap)
 	opts.InPlace = true
 	rep, err := p.repo.Restore(context.Background(), opts)
