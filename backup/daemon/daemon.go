@@ -3,16 +3,12 @@ package daemon
 import (
 	"context"
 	"errors"
-	"fmt"
-	"maps"
 	"math/rand/v2"
 	"slices"
 	"sync"
 	"time"
 
 	"go.uber.org/zap"
-
-	"github.com/y360backup/y360backup/backup"
 )
 
 // Defaults of Options and Plan.
@@ -21,10 +17,11 @@ const (
 	DefaultGracePeriod = 30 * time.Second
 )
 
-// ErrGraceExceeded is returned by Run when the cancelled run did not return
-// within the grace period; the process should exit anyway (the repository
-// lock of a dead process is recovered by the next run).
-var ErrGraceExceeded = errors.New("daemon: the running backup did not stop within the grace period")
+// ErrGraceExceeded is returned by Run when a cancelled run did not return
+// within the grace period; the process should exit anyway (the leases of a
+// dead process are free again after their TTL, and the next run resumes from
+// the last checkpoint).
+var ErrGraceExceeded = errors.New("daemon: a running backup did not stop within the grace period")
 
 // Options tune a Daemon. Every field is optional.
 type Options struct {
@@ -43,7 +40,10 @@ type Options struct {
 	// fails, the running Plan is kept. nil = reloading is refused.
 	Reload func() (*Plan, error)
 
-	// Hooks for metrics, called from the loop goroutine.
+	// Hooks for metrics, called from the loop goroutine (so never two at
+	// once). Starts and ends of jobs that run side by side interleave:
+	// OnRunEnd of one job may come between OnRunStart and OnRunEnd of
+	// another.
 	OnRunStart func(job Job)
 	OnRunEnd   func(Result)
 	OnSkip     func(job string)
@@ -71,11 +71,15 @@ type Daemon struct {
 // Status is a snapshot of the loop's state.
 type Status struct {
 	Started   bool
-	Heartbeat time.Time            // last wake-up of the loop
-	Running   string               // job running now, "" when idle
-	Queued    []string             // jobs waiting for the running one
-	Next      map[string]time.Time // next start of each job
-	Last      map[string]Result    // latest finished run of each job
+	Heartbeat time.Time // last wake-up of the loop
+	// Running names the jobs running now joined by ", " in the order they
+	// started ("" when idle). It was a single name when one job ran at a
+	// time; with one job running it still is. RunningJobs is the list.
+	Running     string
+	RunningJobs []string
+	Queued      []string             // jobs waiting for a job that shares a source
+	Next        map[string]time.Time // next start of each job
+	Last        map[string]Result    // latest finished run of each job
 }
 
 // New returns a Daemon that will run plan. It checks the plan now so a bad
@@ -115,24 +119,19 @@ func New(plan *Plan, opts Options) (*Daemon, error) {
 	return d, nil
 }
 
-// active is the run in progress.
-type active struct {
-	job    Job
-	cancel context.CancelFunc
-	done   chan Result
-}
-
 // loop is the state only Run's goroutine touches.
 type loop struct {
 	plan  *Plan
 	next  map[string]time.Time
 	queue []string
-	cur   *active
+	runs  []*active    // in the order they started; pairwise disjoint sources
+	ended chan *active // a run's goroutine hands its finished run back here
 }
 
-// Run runs the schedule until ctx is cancelled. It then cancels the running
-// backup and waits for it at most the plan's grace period: nil means it
-// stopped in time, ErrGraceExceeded that it did not. Run may be called once.
+// Run runs the schedule until ctx is cancelled. It then cancels every
+// running backup and waits for all of them at most the plan's grace period:
+// nil means they stopped in time, ErrGraceExceeded that one did not. Run may
+// be called once.
 func (d *Daemon) Run(ctx context.Context) error {
 	err := errors.New("daemon: Run called twice")
 	d.runOnce.Do(func() {
@@ -144,7 +143,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 func (d *Daemon) run(ctx context.Context) error {
 	now := d.clk.Now()
-	l := &loop{plan: d.initial, next: map[string]time.Time{}}
+	l := &loop{plan: d.initial, next: map[string]time.Time{}, ended: make(chan *active)}
 	for _, j := range l.plan.Jobs {
 		d.schedule(l, j, now)
 		if l.plan.RunOnStart {
@@ -153,9 +152,7 @@ func (d *Daemon) run(ctx context.Context) error {
 	}
 	d.beat(now)
 	for {
-		if l.cur == nil {
-			d.startNext(ctx, l)
-		}
+		d.startQueued(ctx, l)
 		d.publish(l)
 		now = d.clk.Now()
 		wait := d.beatEvery
@@ -165,10 +162,6 @@ func (d *Daemon) run(ctx context.Context) error {
 			}
 		}
 		timer := d.clk.NewTimer(wait)
-		var done <-chan Result
-		if l.cur != nil {
-			done = l.cur.done
-		}
 		select {
 		case <-ctx.Done():
 			timer.Stop()
@@ -182,10 +175,10 @@ func (d *Daemon) run(ctx context.Context) error {
 					d.schedule(l, j, now)
 				}
 			}
-		case res := <-done:
+		case a := <-l.ended:
 			timer.Stop()
-			l.cur = nil
-			d.finish(res)
+			l.remove(a)
+			d.finish(a.res)
 		case reply := <-d.reloadCh:
 			timer.Stop()
 			err := d.reload(l)
@@ -210,9 +203,11 @@ func (d *Daemon) schedule(l *loop, j Job, now time.Time) {
 	d.log.Debug("backup scheduled", zap.String("job", j.Name), zap.Time("at", t))
 }
 
-// due queues a job whose time has come, unless it is running or queued already.
+// due queues a job whose time has come, unless it is running or queued
+// already: a job never overlaps itself, and a backlog of missed starts is
+// one run, not many.
 func (d *Daemon) due(l *loop, name string) {
-	if (l.cur != nil && l.cur.job.Name == name) || slices.Contains(l.queue, name) {
+	if l.running(name) || slices.Contains(l.queue, name) {
 		d.log.Warn("backup due but the previous run of this job is still going; this start is skipped",
 			zap.String("job", name))
 		if d.opts.OnSkip != nil {
@@ -220,104 +215,19 @@ func (d *Daemon) due(l *loop, name string) {
 		}
 		return
 	}
-	if l.cur != nil {
-		d.log.Info("backup due; queued behind the running job", zap.String("job", name), zap.String("running", l.cur.job.Name))
+	if j, ok := l.plan.job(name); ok {
+		if waitFor := l.blockers(j, len(l.queue)); len(waitFor) > 0 {
+			d.log.Info("backup due; queued until the jobs sharing its sources finish",
+				zap.String("job", name), zap.Strings("waiting_for", waitFor))
+		}
 	}
 	l.queue = append(l.queue, name)
 }
 
-// startNext starts the first queued job that still exists in the plan.
-func (d *Daemon) startNext(ctx context.Context, l *loop) {
-	for len(l.queue) > 0 {
-		name := l.queue[0]
-		l.queue = l.queue[1:]
-		j, ok := l.plan.job(name)
-		if !ok {
-			continue // removed by a reload
-		}
-		jctx, cancel := context.WithCancel(ctx)
-		a := &active{job: j, cancel: cancel, done: make(chan Result, 1)}
-		l.cur = a
-		d.log.Info("backup run starting", zap.String("job", j.Name), zap.Strings("sources", j.Sources))
-		if d.opts.OnRunStart != nil {
-			d.opts.OnRunStart(j)
-		}
-		run := l.plan.Run
-		go func() {
-			defer cancel()
-			res := Result{Job: j.Name, Started: d.clk.Now()}
-			res.Snapshot, res.Err = safeRun(jctx, run, j)
-			res.Finished = d.clk.Now()
-			a.done <- res
-		}()
-		return
-	}
-}
-
-// safeRun turns a panic in a run into an error: the daemon must survive it.
-func safeRun(ctx context.Context, run RunFunc, j Job) (snap *backup.Snapshot, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			snap, err = nil, fmt.Errorf("daemon: run of %s panicked: %v", j.Name, p)
-		}
-	}()
-	return run(ctx, j)
-}
-
-// finish records a finished run.
-func (d *Daemon) finish(res Result) {
-	fields := []zap.Field{zap.String("job", res.Job), zap.String("status", res.Status()),
-		zap.Duration("took", res.Duration().Round(time.Millisecond))}
-	switch {
-	case res.Err != nil && res.Status() == StatusInterrupted:
-		d.log.Warn("backup run interrupted; committed checkpoints are kept", append(fields, zap.Error(res.Err))...)
-	case res.Err != nil:
-		d.log.Error("backup run failed", append(fields, zap.Error(res.Err))...)
-	default:
-		d.log.Info("backup run finished", append(fields, zap.String("snapshot", res.Snapshot.ID))...)
-	}
-	d.mu.Lock()
-	d.status.Last[res.Job] = res
-	d.mu.Unlock()
-	if d.opts.OnRunEnd != nil {
-		d.opts.OnRunEnd(res)
-	}
-}
-
-// shutdown cancels the running job and waits for it at most the grace period.
-func (d *Daemon) shutdown(l *loop) error {
-	d.mu.Lock()
-	d.status.Queued = nil
-	d.mu.Unlock()
-	if l.cur == nil {
-		d.log.Info("scheduler stopped")
-		return nil
-	}
-	grace := l.plan.GracePeriod
-	if grace <= 0 {
-		grace = DefaultGracePeriod
-	}
-	d.log.Info("stopping: cancelling the running backup", zap.String("job", l.cur.job.Name), zap.Duration("grace", grace))
-	l.cur.cancel()
-	t := d.clk.NewTimer(grace)
-	defer t.Stop()
-	select {
-	case res := <-l.cur.done:
-		d.finish(res)
-		d.mu.Lock()
-		d.status.Running = ""
-		d.mu.Unlock()
-		return nil
-	case <-t.C():
-		d.log.Error("the running backup did not stop within the grace period; exiting anyway",
-			zap.String("job", l.cur.job.Name), zap.Duration("grace", grace))
-		return fmt.Errorf("%w (%s, job %s)", ErrGraceExceeded, grace, l.cur.job.Name)
-	}
-}
-
 // Reload asks the loop to rebuild its Plan with Options.Reload. It returns
 // the reason when the new configuration was rejected (the old one then
-// stays in force). The running backup, if any, finishes under the old Plan.
+// stays in force). Backups running at the time finish under the old Plan;
+// jobs of the new Plan that share a source with one of them wait for it.
 func (d *Daemon) Reload(ctx context.Context) error {
 	reply := make(chan error, 1)
 	select {
@@ -381,66 +291,4 @@ func (d *Daemon) beat(now time.Time) {
 	if d.opts.OnHeartbeat != nil {
 		d.opts.OnHeartbeat(now)
 	}
-}
-
-// publish copies the loop state for Status and Health.
-func (d *Daemon) publish(l *loop) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.status.Running = ""
-	if l.cur != nil {
-		d.status.Running = l.cur.job.Name
-	}
-	d.status.Queued = append(d.status.Queued[:0], l.queue...)
-	clear(d.status.Next)
-	for k, v := range l.next {
-		d.status.Next[k] = v
-	}
-}
-
-// Status returns a copy of the loop's state; safe from any goroutine.
-func (d *Daemon) Status() Status {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	s := d.status
-	s.Queued = slices.Clone(s.Queued)
-	s.Next = make(map[string]time.Time, len(d.status.Next))
-	for k, v := range d.status.Next {
-		s.Next[k] = v
-	}
-	s.Last = make(map[string]Result, len(d.status.Last))
-	for k, v := range d.status.Last {
-		s.Last[k] = v
-	}
-	return s
-}
-
-// Health returns nil while the loop is alive (it woke up within three
-// heartbeats) and no job's latest run failed outright; otherwise it says
-// what is wrong. It backs /healthz.
-func (d *Daemon) Health() error {
-	s := d.Status()
-	now := d.clk.Now()
-	select {
-	case <-d.stopped:
-		return errors.New("scheduler stopped")
-	default:
-	}
-	if !s.Started {
-		return errors.New("scheduler not started yet")
-	}
-	if silent := now.Sub(s.Heartbeat); silent > 3*d.beatEvery {
-		return fmt.Errorf("scheduler loop silent for %s", silent.Round(time.Second))
-	}
-	var errs []error
-	for _, name := range slices.Sorted(maps.Keys(s.Last)) {
-		if r := s.Last[name]; r.FailedOutright() {
-			msg := "every user failed"
-			if r.Err != nil {
-				msg = r.Err.Error()
-			}
-			errs = append(errs, fmt.Errorf("last run of %s (%s) failed: %s", name, r.Finished.UTC().Format(time.RFC3339), msg))
-		}
-	}
-	return errors.Join(errs...)
 }
