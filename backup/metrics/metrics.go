@@ -33,8 +33,8 @@ type Metrics struct {
 	lastRunOK     *prometheus.GaugeVec
 	skipped       *prometheus.CounterVec
 	running       *prometheus.GaugeVec
-	usersSelected prometheus.Gauge
-	usersDone     prometheus.Gauge
+	usersSelected *prometheus.GaugeVec
+	usersDone     *prometheus.GaugeVec
 	items         *prometheus.CounterVec
 	bytes         *prometheus.CounterVec
 	stored        *prometheus.CounterVec
@@ -84,8 +84,10 @@ func New(opts Options) *Metrics {
 	m.lastRunOK = gaugeVec("last_run_success", "1 if the job's latest run backed up at least one user, else 0.", "job")
 	m.skipped = counter("runs_skipped_total", "Starts skipped because the same job was still running or queued.", "job")
 	m.running = gaugeVec("run_in_progress", "1 while a run of the job is in progress.", "job")
-	m.usersSelected = gauge("run_users_selected", "Users selected by the current or latest run.")
-	m.usersDone = gauge("run_users_done", "Users finished so far by the current or latest run.")
+	// Per job: jobs with disjoint sources run side by side, and one
+	// unlabelled gauge would mix their progress.
+	m.usersSelected = gaugeVec("run_users_selected", "Users selected by the job's current or latest run.", "job")
+	m.usersDone = gaugeVec("run_users_done", "Users finished so far by the job's current or latest run.", "job")
 	m.items = counter("items_total", "Items (messages, calendar objects, files) added or changed.", "source")
 	m.bytes = counter("bytes_total", "Plaintext bytes of items added or changed.", "source")
 	m.stored = counter("stored_bytes_total", "Compressed bytes written to the repository (new objects and index).", "source")
@@ -110,16 +112,17 @@ func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 // RunStarted marks a job's run as in progress.
 func (m *Metrics) RunStarted(job string) { m.running.WithLabelValues(job).Set(1) }
 
-// Start is a backup.RunOptions.OnStart hook.
-func (m *Metrics) Start(users int) {
-	m.usersSelected.Set(float64(users))
-	m.usersDone.Set(0)
+// Start is a backup.RunOptions.OnStart hook for a run of job.
+func (m *Metrics) Start(job string, users int) {
+	m.usersSelected.WithLabelValues(job).Set(float64(users))
+	m.usersDone.WithLabelValues(job).Set(0)
 }
 
-// UserDone is a backup.RunOptions.OnUserDone hook: it counts the user's
-// items, bytes and errors per source and moves the user's recovery point.
-func (m *Metrics) UserDone(us backup.UserSnapshot) {
-	m.usersDone.Inc()
+// UserDone is a backup.RunOptions.OnUserDone hook for a run of job: it
+// counts the user's items, bytes and errors per source and moves the
+// user's recovery point.
+func (m *Metrics) UserDone(job string, us backup.UserSnapshot) {
+	m.usersDone.WithLabelValues(job).Inc()
 	now := float64(m.now().UnixNano()) / 1e9
 	label := m.userLabel(us.Email)
 	for name, s := range us.Sources {

@@ -21,12 +21,12 @@ var now = time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC)
 func TestRunAndUserMetrics(t *testing.T) {
 	m := metrics.New(metrics.Options{Now: func() time.Time { return now }, UserLabel: logmask.MaskEmail, Version: "test"})
 	m.RunStarted("mail+calendar")
-	m.Start(2)
-	m.UserDone(backup.UserSnapshot{ID: "1", Email: "alice@example.com", Sources: map[string]*backup.SourceSnapshot{
+	m.Start("mail+calendar", 2)
+	m.UserDone("mail+calendar", backup.UserSnapshot{ID: "1", Email: "alice@example.com", Sources: map[string]*backup.SourceSnapshot{
 		"mail":     {Status: backup.StatusPartial, Stats: backup.Stats{Items: 10, Bytes: 1000, Failed: 2, UploadedBytes: 300, IndexBytes: 20}},
 		"calendar": {Status: backup.StatusOK, Stats: backup.Stats{Items: 3, Bytes: 90}},
 	}})
-	m.UserDone(backup.UserSnapshot{ID: "2", Email: "anna@example.com", Sources: map[string]*backup.SourceSnapshot{
+	m.UserDone("mail+calendar", backup.UserSnapshot{ID: "2", Email: "anna@example.com", Sources: map[string]*backup.SourceSnapshot{
 		"mail": {Status: backup.StatusFailed, Error: "login refused"},
 	}})
 	m.RunFinished("mail+calendar", "partial", true, 90*time.Second)
@@ -45,8 +45,8 @@ func TestRunAndUserMetrics(t *testing.T) {
 		`y360backup_runs_total{job="mail+calendar",status="partial"}`:       1,
 		`y360backup_last_run_success{job="mail+calendar"}`:                  1,
 		`y360backup_run_in_progress{job="mail+calendar"}`:                   0,
-		`y360backup_run_users_done`:                                         2,
-		`y360backup_run_users_selected`:                                     2,
+		`y360backup_run_users_done{job="mail+calendar"}`:                    2,
+		`y360backup_run_users_selected{job="mail+calendar"}`:                2,
 		`y360backup_http_throttled_total{host="oauth.yandex.ru"}`:           1,
 		`y360backup_http_requests_total{code="429",host="oauth.yandex.ru"}`: 1,
 		`y360backup_http_wait_seconds_total{host="oauth.yandex.ru"}`:        2,
@@ -65,6 +65,43 @@ func TestRunAndUserMetrics(t *testing.T) {
 	}
 	if strings.Contains(text, "alice@") || strings.Contains(text, "anna@") {
 		t.Error("an unmasked email reached /metrics")
+	}
+}
+
+// TestProgressOfJobsSideBySide: jobs with disjoint sources run at the same
+// time; each keeps its own progress and in-progress flag.
+func TestProgressOfJobsSideBySide(t *testing.T) {
+	m := metrics.New(metrics.Options{Now: func() time.Time { return now }})
+	user := func(id, source string) backup.UserSnapshot {
+		return backup.UserSnapshot{ID: id, Email: id + "@example.com", Sources: map[string]*backup.SourceSnapshot{
+			source: {Status: backup.StatusOK, Stats: backup.Stats{Items: 1}}}}
+	}
+	m.RunStarted("disk")
+	m.Start("disk", 5)
+	m.UserDone("disk", user("1", "disk"))
+	m.RunStarted("mail") // mail starts while disk runs ...
+	m.Start("mail", 3)
+	m.UserDone("mail", user("1", "mail"))
+	m.UserDone("disk", user("2", "disk"))
+	m.UserDone("mail", user("2", "mail"))
+	m.UserDone("mail", user("3", "mail"))
+	m.RunFinished("mail", "ok", true, time.Minute) // ... and ends first
+	m.UserDone("disk", user("3", "disk"))
+
+	text := scrape(t, m)
+	for series, v := range map[string]float64{
+		`y360backup_run_users_selected{job="disk"}`: 5,
+		`y360backup_run_users_done{job="disk"}`:     3,
+		`y360backup_run_in_progress{job="disk"}`:    1,
+		`y360backup_run_users_selected{job="mail"}`: 3,
+		`y360backup_run_users_done{job="mail"}`:     3,
+		`y360backup_run_in_progress{job="mail"}`:    0,
+		`y360backup_items_total{source="disk"}`:     3,
+		`y360backup_items_total{source="mail"}`:     3,
+	} {
+		if !hasSample(text, series, v) {
+			t.Errorf("missing %s %v in:\n%s", series, v, grep(text, strings.SplitN(series, "{", 2)[0]))
+		}
 	}
 }
 

@@ -241,8 +241,8 @@ func buildPlan(ctx context.Context, cfg *config.Config, log *zap.Logger, m *metr
 			Filter:      filter,
 			Concurrency: cfg.Concurrency,
 			Log:         log.With(zap.String("job", j.Name)),
-			OnStart:     m.Start,
-			OnUserDone:  m.UserDone,
+			OnStart:     func(users int) { m.Start(j.Name, users) },
+			OnUserDone:  func(us backup.UserSnapshot) { m.UserDone(j.Name, us) },
 		})
 	}
 	return plan, nil
