@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -31,13 +33,15 @@ func newRunCommand(g *globalOptions) *cobra.Command {
 		Use:   "run",
 		Short: "Run as a daemon: back up on schedule, serve /metrics and /healthz",
 		Long: `Runs in the foreground until SIGTERM or SIGINT, starting backups on the cron
-schedules of the config (schedule.default, or one per source). One run at a time:
-a job due while another runs waits for it; a job due while it is itself still
-running is skipped and logged. SIGTERM cancels the running backup (its committed
-checkpoints stay; the next run resumes) and exits within daemon.grace_period.
-SIGHUP reloads the config; an invalid one is logged with its problems and the
-running one is kept. Under systemd (Type=notify) it reports READY, WATCHDOG
-and STOPPING itself.`,
+schedules of the config (schedule.default, or one per source). Jobs run side by
+side (each source belongs to one job, so an hourly mail job never waits for a
+long Disk job); a job due while it is itself still running is skipped and
+logged. SIGTERM cancels every running backup (committed checkpoints stay; the
+next run resumes) and exits within daemon.grace_period. SIGHUP reloads the
+config; an invalid one is logged with its problems and the running one is
+kept; runs in progress finish under the old config, and a new job sharing a
+source with one of them waits for it. Under systemd (Type=notify) it reports
+READY, WATCHDOG and STOPPING itself.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			hup := make(chan os.Signal, 1)
@@ -85,6 +89,7 @@ func runDaemon(ctx context.Context, deps runDeps) error {
 		heartbeat = min(heartbeat, wd/3) // systemd kills us after wd without WATCHDOG=1
 	}
 	listen := cfg.Metrics.ListenAddr()
+	var status sdStatus
 	d, err := daemon.New(plan, daemon.Options{
 		Clock:     deps.clock,
 		Log:       log,
@@ -103,11 +108,11 @@ func runDaemon(ctx context.Context, deps runDeps) error {
 		},
 		OnRunStart: func(j daemon.Job) {
 			m.RunStarted(j.Name)
-			_ = sd.Notify("STATUS=backing up " + j.Name)
+			_ = sd.Notify(status.started(j.Name))
 		},
 		OnRunEnd: func(r daemon.Result) {
 			m.RunFinished(r.Job, r.Status(), !r.FailedOutright(), r.Duration())
-			_ = sd.Notify(fmt.Sprintf("STATUS=idle; last run of %s: %s", r.Job, r.Status()))
+			_ = sd.Notify(status.finished(r.Job, r.Status()))
 		},
 		OnSkip:   m.Skipped,
 		OnNext:   m.Next,
@@ -162,6 +167,26 @@ func runDaemon(ctx context.Context, deps runDeps) error {
 		err = fmt.Errorf("metrics server: %w", serr)
 	}
 	return err
+}
+
+// sdStatus builds systemd's STATUS= line. With jobs running side by side,
+// the end of one run must not report the daemon idle while others still
+// run. The daemon calls its hooks from its loop goroutine one at a time, so
+// no lock is needed.
+type sdStatus struct{ running []string }
+
+func (s *sdStatus) started(job string) string {
+	s.running = append(s.running, job)
+	return "STATUS=backing up " + strings.Join(s.running, ", ")
+}
+
+func (s *sdStatus) finished(job, result string) string {
+	s.running = slices.DeleteFunc(s.running, func(n string) bool { return n == job })
+	last := fmt.Sprintf("last run of %s: %s", job, result)
+	if len(s.running) == 0 {
+		return "STATUS=idle; " + last
+	}
+	return "STATUS=backing up " + strings.Join(s.running, ", ") + "; " + last
 }
 
 // warnRestartOnly logs settings a reload cannot change in a running process.

@@ -332,6 +332,33 @@ func assertNoSecrets(t *testing.T, logs string, w *world) {
 	}
 }
 
+// TestSDStatusLine: systemd's STATUS= names every job still running, so
+// the end of one of two side-by-side runs does not claim the daemon idle.
+func TestSDStatusLine(t *testing.T) {
+	var s sdStatus
+	for i, tt := range []struct {
+		start, end, result string
+		want               string
+	}{
+		{start: "disk", want: "STATUS=backing up disk"},
+		{start: "mail", want: "STATUS=backing up disk, mail"},
+		{end: "mail", result: "ok", want: "STATUS=backing up disk; last run of mail: ok"},
+		{start: "mail", want: "STATUS=backing up disk, mail"},
+		{end: "disk", result: "interrupted", want: "STATUS=backing up mail; last run of disk: interrupted"},
+		{end: "mail", result: "partial", want: "STATUS=idle; last run of mail: partial"},
+	} {
+		got := ""
+		if tt.start != "" {
+			got = s.started(tt.start)
+		} else {
+			got = s.finished(tt.end, tt.result)
+		}
+		if got != tt.want {
+			t.Errorf("step %d: %q, want %q", i, got, tt.want)
+		}
+	}
+}
+
 func TestRunDaemonRejectsBadConfigAtStart(t *testing.T) {
 	f := filepath.Join(t.TempDir(), "c.yaml")
 	os.WriteFile(f, []byte("schedule: {mail: nope}\n"), 0o600)
