@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -78,7 +79,8 @@ func runDaemon(ctx context.Context, deps runDeps) error {
 		log = log.WithOptions(logmask.Option())
 	}
 	m := metrics.New(metrics.Options{Version: version, UserLabel: userLabel(cfg)})
-	plan, err := buildPlan(ctx, cfg, log, m)
+	pt := &politeTransports{m: m, log: log}
+	plan, err := buildPlan(ctx, cfg, pt.get(cfg), log, m)
 	if err != nil {
 		return err
 	}
@@ -104,7 +106,7 @@ func runDaemon(ctx context.Context, deps runDeps) error {
 				return nil, err
 			}
 			warnRestartOnly(log, cfg, ncfg, listen)
-			return buildPlan(ctx, ncfg, log, m)
+			return buildPlan(ctx, ncfg, pt.get(ncfg), log, m)
 		},
 		OnRunStart: func(j daemon.Job) {
 			m.RunStarted(j.Name)
@@ -215,10 +217,10 @@ func maskErr(err error) error {
 }
 
 // buildPlan turns a config into the daemon's Plan: it opens the repository
-// and builds the org client and sources once, so token caches and HTTP
-// connections live across runs; a reload builds a fresh set.
-func buildPlan(ctx context.Context, cfg *config.Config, log *zap.Logger, m *metrics.Metrics) (*daemon.Plan, error) {
-	tr := politeTransport(cfg, m)
+// and builds the org client and sources once, on the polite transport tr,
+// so token caches and HTTP connections live across runs; a reload builds a
+// fresh set.
+func buildPlan(ctx context.Context, cfg *config.Config, tr *hostlimit.Transport, log *zap.Logger, m *metrics.Metrics) (*daemon.Plan, error) {
 	org, err := newOrgClient(cfg, tr.Client())
 	if err != nil {
 		return nil, err
@@ -273,11 +275,43 @@ func buildPlan(ctx context.Context, cfg *config.Config, log *zap.Logger, m *metr
 	return plan, nil
 }
 
+// politeTransports hands each Plan of `run` its polite transport. A reload
+// keeps the transport in use while its limits are unchanged: runs of the
+// old plan may still be going beside the new plan's, and a second transport
+// would give the same Yandex hosts (above all the token exchange, which
+// every source needs) a second full budget. When the limits change, new
+// runs get the new budget and runs in progress keep the old one until they
+// end. Only the daemon loop calls get (at start and on reload), one at a
+// time.
+type politeTransports struct {
+	m      *metrics.Metrics
+	log    *zap.Logger
+	limits map[string]hostlimit.Limit
+	tr     *hostlimit.Transport
+}
+
+func (p *politeTransports) get(cfg *config.Config) *hostlimit.Transport {
+	limits := politeLimits(cfg)
+	if p.tr != nil && maps.Equal(limits, p.limits) {
+		return p.tr
+	}
+	if p.tr != nil {
+		p.log.Info("rate limits changed: new runs use the new budgets; runs in progress keep the old ones until they end")
+	}
+	p.tr, p.limits = newPoliteTransport(limits, p.m), limits
+	return p.tr
+}
+
 // politeTransport is the process's HTTP transport with the politeness
-// budgets of rate_limits: token exchanges per hour on the OAuth endpoint
-// (under api.rps, which the y360 client applies per host on top) and a
-// request rate with Retry-After handling on the CalDAV host.
+// budgets of rate_limits (see politeLimits).
 func politeTransport(cfg *config.Config, m *metrics.Metrics) *hostlimit.Transport {
+	return newPoliteTransport(politeLimits(cfg), m)
+}
+
+// politeLimits are the budgets of rate_limits: token exchanges per hour on
+// the OAuth endpoint (under api.rps, which the y360 client applies per host
+// on top) and a request rate with Retry-After handling on the CalDAV host.
+func politeLimits(cfg *config.Config) map[string]hostlimit.Limit {
 	limits := map[string]hostlimit.Limit{}
 	if k := hostlimit.KeyOf(cfg.API.OAuthURL); k != "" {
 		limits[k] = hostlimit.PerHour(cfg.RateLimits.TokenExchangesPerHour)
@@ -288,6 +322,10 @@ func politeTransport(cfg *config.Config, m *metrics.Metrics) *hostlimit.Transpor
 			limits[k] = hostlimit.Limit{Rate: cfg.RateLimits.CalDAVRPS, Burst: 1, Retries: 5}
 		}
 	}
+	return limits
+}
+
+func newPoliteTransport(limits map[string]hostlimit.Limit, m *metrics.Metrics) *hostlimit.Transport {
 	var opts []hostlimit.Option
 	if m != nil {
 		opts = append(opts, hostlimit.WithObserver(func(e hostlimit.Event) { m.HTTP(e.Host, e.Status, e.Waited, e.Throttled) }))

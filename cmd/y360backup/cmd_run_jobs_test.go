@@ -14,7 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/y360backup/y360backup/backup"
+	"github.com/y360backup/y360backup/backup/config"
 	"github.com/y360backup/y360backup/backup/daemon"
 	"github.com/y360backup/y360backup/internal/y360emu"
 )
@@ -129,5 +132,40 @@ metrics: {listen: "127.0.0.1:0"}
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("runDaemon did not stop")
+	}
+}
+
+// TestPoliteTransportKeptAcrossReload: runs of the old plan can outlive a
+// reload beside the new plan's runs, so a reload that leaves the limits
+// alone must hand out the same transport (one budget per host), and one
+// that changes them a new one.
+func TestPoliteTransportKeptAcrossReload(t *testing.T) {
+	cfgWith := func(caldavRPS float64, exchanges int) *config.Config {
+		cfg := &config.Config{}
+		cfg.API.OAuthURL = "https://oauth.example.test/token"
+		cfg.Sources.Calendar.URL = "https://caldav.example.test/"
+		cfg.RateLimits.CalDAVRPS = caldavRPS
+		cfg.RateLimits.TokenExchangesPerHour = exchanges
+		return cfg
+	}
+	pt := &politeTransports{log: zap.NewNop()}
+	first := pt.get(cfgWith(20, 900))
+	for i, tt := range []struct {
+		cfg  *config.Config
+		same bool // the transport handed out before
+	}{
+		{cfgWith(20, 900), true},
+		{cfgWith(8, 900), false},
+		{cfgWith(8, 900), true},
+		{cfgWith(8, 500), false},
+	} {
+		prev := pt.tr
+		got := pt.get(tt.cfg)
+		if (got == prev) != tt.same {
+			t.Errorf("reload %d: same transport %v, want %v", i, got == prev, tt.same)
+		}
+	}
+	if pt.tr == first {
+		t.Error("changed limits never produced a new transport")
 	}
 }

@@ -76,7 +76,7 @@ func loadPlan(t *testing.T, file string, log *zap.Logger, m *metrics.Metrics) (*
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan, err := buildPlan(context.Background(), cfg, log, m)
+	plan, err := buildPlan(context.Background(), cfg, politeTransport(cfg, m), log, m)
 	if err != nil {
 		t.Fatal(err)
 	}
