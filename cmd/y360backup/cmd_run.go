@@ -91,15 +91,10 @@ func runDaemon(ctx context.Context, deps runDeps) error {
 		heartbeat = min(heartbeat, wd/3) // systemd kills us after wd without WATCHDOG=1
 	}
 	listen := cfg.Metrics.ListenAddr()
-	var status sdStatus
-	d, err := daemon.New(plan, daemon.Options{
+	opts := daemon.Options{
 		Clock:     deps.clock,
 		Log:       log,
 		Heartbeat: heartbeat,
-		OnHeartbeat: func(now time.Time) {
-			m.Heartbeat(now)
-			_ = sd.Notify("WATCHDOG=1")
-		},
 		Reload: func() (*daemon.Plan, error) {
 			ncfg, err := config.Load(deps.configFile)
 			if err != nil {
@@ -108,40 +103,18 @@ func runDaemon(ctx context.Context, deps runDeps) error {
 			warnRestartOnly(log, cfg, ncfg, listen)
 			return buildPlan(ctx, ncfg, pt.get(ncfg), log, m)
 		},
-		OnRunStart: func(j daemon.Job) {
-			m.RunStarted(j.Name)
-			_ = sd.Notify(status.started(j.Name))
-		},
-		OnRunEnd: func(r daemon.Result) {
-			m.RunFinished(r.Job, r.Status(), !r.FailedOutright(), r.Duration())
-			_ = sd.Notify(status.finished(r.Job, r.Status()))
-		},
-		OnSkip:   m.Skipped,
-		OnNext:   m.Next,
-		OnReload: m.Reload,
-	})
+	}
+	reportTo(&opts, m, sd)
+	d, err := daemon.New(plan, opts)
 	if err != nil {
 		return err
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var bound string
-	srvDone := make(chan error, 1)
-	if listen != "" {
-		ln, err := net.Listen("tcp", listen)
-		if err != nil {
-			return fmt.Errorf("metrics.listen %s: %w", listen, err)
-		}
-		bound = ln.Addr().String()
-		health := d.Health
-		if cfg.Log.MaskEmails {
-			health = func() error { return maskErr(d.Health()) }
-		}
-		go func() { srvDone <- metrics.Serve(ctx, ln, m, health) }()
-		log.Info("serving /metrics and /healthz", zap.String("addr", bound))
-	} else {
-		srvDone <- nil
+	bound, srvDone, err := serveMetrics(ctx, listen, cfg.Log.MaskEmails, m, d, log)
+	if err != nil {
+		return err
 	}
 	go func() {
 		for {
@@ -169,6 +142,48 @@ func runDaemon(ctx context.Context, deps runDeps) error {
 		err = fmt.Errorf("metrics server: %w", serr)
 	}
 	return err
+}
+
+// serveMetrics serves /metrics and /healthz on listen until ctx is done
+// ("" serves nothing). It returns the bound address and a channel that
+// yields the server's result once it has stopped.
+func serveMetrics(ctx context.Context, listen string, mask bool, m *metrics.Metrics, d *daemon.Daemon, log *zap.Logger) (string, <-chan error, error) {
+	srvDone := make(chan error, 1)
+	if listen == "" {
+		srvDone <- nil
+		return "", srvDone, nil
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return "", nil, fmt.Errorf("metrics.listen %s: %w", listen, err)
+	}
+	health := d.Health
+	if mask {
+		health = func() error { return maskErr(d.Health()) }
+	}
+	go func() { srvDone <- metrics.Serve(ctx, ln, m, health) }()
+	bound := ln.Addr().String()
+	log.Info("serving /metrics and /healthz", zap.String("addr", bound))
+	return bound, srvDone, nil
+}
+
+// reportTo hangs the daemon's heartbeat, run and schedule hooks on the
+// metrics and on systemd's WATCHDOG and STATUS.
+func reportTo(opts *daemon.Options, m *metrics.Metrics, sd *daemon.Notifier) {
+	var status sdStatus
+	opts.OnHeartbeat = func(now time.Time) {
+		m.Heartbeat(now)
+		_ = sd.Notify("WATCHDOG=1")
+	}
+	opts.OnRunStart = func(j daemon.Job) {
+		m.RunStarted(j.Name)
+		_ = sd.Notify(status.started(j.Name))
+	}
+	opts.OnRunEnd = func(r daemon.Result) {
+		m.RunFinished(r.Job, r.Status(), !r.FailedOutright(), r.Duration())
+		_ = sd.Notify(status.finished(r.Job, r.Status()))
+	}
+	opts.OnSkip, opts.OnNext, opts.OnReload = m.Skipped, m.Next, m.Reload
 }
 
 // sdStatus builds systemd's STATUS= line. With jobs running side by side,
