@@ -160,8 +160,10 @@ feed:
 	// restores everything backed up so far. The newest snapshot is read
 	// again now: another writer may have finished one since this run began.
 	// Carried parts keep their heads and are marked; they count in no total.
+	base := ""
 	if last, err := r.latestSnapshot(ctx); err == nil && last != nil {
 		carryForward(snap, last)
+		base = last.Key
 	} else if err != nil {
 		log.Warn("previous snapshot unreadable; this snapshot holds only this run's users", zap.Error(err))
 	}
@@ -169,17 +171,59 @@ feed:
 		return snap, err
 	}
 	rs.dropSuperseded(context.WithoutCancel(ctx), r, snap)
+	r.mergeConcurrent(context.WithoutCancel(ctx), snap, base, log)
 	log.Info("backup finished", zap.String("run", snap.ID), zap.String("status", snap.Status),
 		zap.Int("users_ok", snap.UsersOK), zap.Int("users_failed", snap.UsersFailed),
 		zap.Int64("items", snap.Totals.Items), zap.Int64("bytes", snap.Totals.Bytes), zap.Int64("failed_items", snap.Totals.Failed))
 	return snap, nil
 }
 
+// mergeConcurrent handles writers that finished at the same moment: each
+// carried the others' users from the snapshot it read (base) before any of
+// them wrote. After writing, a run looks for snapshots written since base;
+// if one holds a higher-ranked state of some (user, source), it writes a
+// merged snapshot (the carry rule, by rank) so the newest name holds both.
+// Each writer does the same, so whichever writes last holds everything;
+// merging is idempotent and ranks only grow, so this ends (bounded anyway).
+func (r *Repository) mergeConcurrent(ctx context.Context, snap *Snapshot, base string, log *zap.Logger) {
+	for range 3 {
+		keys, err := r.snapshotKeys(ctx)
+		if err != nil {
+			log.Warn("merge with concurrent snapshots: list", zap.Error(err))
+			return
+		}
+		changed := false
+		for _, k := range keys {
+			if k <= base || k == snap.Key {
+				continue
+			}
+			other, err := r.loadSnapshot(ctx, k)
+			if err != nil {
+				log.Warn("merge with concurrent snapshots: read", zap.String("snapshot", k), zap.Error(err))
+				continue
+			}
+			changed = carryForward(snap, other) || changed
+			base = max(base, k)
+		}
+		if !changed {
+			return
+		}
+		snap.ID, snap.Finished = newID(), time.Now().UTC()
+		if err := r.saveSnapshot(ctx, snap); err != nil {
+			log.Warn("merge with concurrent snapshots: write", zap.Error(err))
+			return
+		}
+		log.Info("merged a snapshot written concurrently by another writer", zap.String("snapshot", snap.ID))
+	}
+}
+
 // carryForward copies into snap every user and source of prev that snap
 // lacks, marked Carried; and where prev holds a higher-ranked state of a
 // (user, source) than this run's (another writer took it over since), it
 // takes prev's: each entry ends as the newest state any writer committed.
-func carryForward(snap, prev *Snapshot) {
+// It reports whether snap changed.
+func carryForward(snap, prev *Snapshot) bool {
+	changed := false
 	byID := map[string]*UserSnapshot{}
 	for i := range snap.Users {
 		byID[snap.Users[i].ID] = &snap.Users[i]
@@ -189,6 +233,7 @@ func carryForward(snap, prev *Snapshot) {
 		if !ok {
 			pu.Carried = true
 			snap.Users = append(snap.Users, pu)
+			changed = true
 			continue
 		}
 		if cur.Sources == nil {
@@ -202,8 +247,10 @@ func carryForward(snap, prev *Snapshot) {
 			c := *ps
 			c.Carried = true
 			cur.Sources[name] = &c
+			changed = true
 		}
 	}
+	return changed
 }
 
 // finish fills status and totals.
