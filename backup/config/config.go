@@ -460,8 +460,8 @@ func (c *Config) validate(lines map[string]int) []Problem {
 	if r.CheckpointInterval != 0 && (r.CheckpointInterval < 100*time.Millisecond || r.CheckpointInterval > time.Hour) {
 		bad("repository.checkpoint_interval", fmt.Sprintf("%s: use 100ms to 1h (default 15s)", r.CheckpointInterval))
 	}
-	if r.LeaseTTL != 0 && (r.LeaseTTL < 3*time.Second || r.LeaseTTL > 24*time.Hour) {
-		bad("repository.lease_ttl", fmt.Sprintf("%s: use 3s to 24h (default 5m); it must stay well above the clock skew between writers and the store", r.LeaseTTL))
+	if r.LeaseTTL != 0 && (r.LeaseTTL < time.Second || r.LeaseTTL > 24*time.Hour) {
+		bad("repository.lease_ttl", fmt.Sprintf("%s: use 1s to 24h (default 5m); it must stay well above the clock skew between writers and the store", r.LeaseTTL))
 	}
 	switch r.Type {
 	case "fs":
