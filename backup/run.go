@@ -89,7 +89,7 @@ func (r *Repository) Backup(ctx context.Context, opts RunOptions) (*Snapshot, er
 	if err != nil {
 		return nil, err
 	}
-	rs := &runState{prev: prev, ckpts: ckpts, stores: map[string]*userStore{}}
+	rs := &runState{prev: prev, ckpts: ckpts, log: log, stores: map[string]*userStore{}}
 	rs.plan(users, opts.Sources)
 	stopTicker := r.checkpointEvery(ctx, rs, log)
 	if opts.OnStart != nil {
@@ -349,6 +349,8 @@ func (r *Repository) backupUser(ctx context.Context, run string, u sources.User,
 		us.Sources[src.Name()] = ss
 		var st *userStore
 		if err == nil {
+			log.Debug("source start", zap.String("user", u.Email), zap.String("source", src.Name()),
+				zap.String("lease", rl.l.Name()), zap.Uint64("epoch", rl.l.Epoch()))
 			st = rs.open(ctx, r, u.ID, src.Name(), run, rl.l)
 			sctx, cancel := withLease(ctx, rl.l)
 			err = runSource(sctx, src, u, tok, st)

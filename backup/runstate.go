@@ -18,6 +18,7 @@ import (
 type runState struct {
 	prev  *Snapshot
 	ckpts *checkpointSet
+	log   *zap.Logger
 
 	mu     sync.Mutex
 	stores map[string]*userStore // uid + "\x00" + source
@@ -57,7 +58,12 @@ func (rs *runState) lease(ctx context.Context, r *Repository, uid, source string
 	if rl == nil {
 		return nil, fmt.Errorf("internal error: no lease planned for %s", source)
 	}
-	rl.once.Do(func() { rl.l, rl.err = r.acquire(ctx, uid, source) })
+	rl.once.Do(func() {
+		rl.l, rl.err = r.acquire(ctx, uid, source)
+		if rl.err == nil {
+			rs.log.Debug("lease acquired", zap.String("lease", rl.l.Name()), zap.Uint64("epoch", rl.l.Epoch()))
+		}
+	})
 	return rl, rl.err
 }
 
@@ -92,7 +98,7 @@ func (rs *runState) releaseIdle(ctx context.Context) {
 	}
 	rs.mu.Unlock()
 	for _, l := range idle {
-		releaseLease(ctx, l)
+		rs.release(ctx, l)
 	}
 }
 
@@ -145,9 +151,18 @@ func (rs *runState) releaseAll(ctx context.Context, r *Repository) {
 		r.untrack(st)
 	}
 	for _, rl := range rs.leases {
-		releaseLease(ctx, rl.l)
+		rs.release(ctx, rl.l)
 	}
 	rs.leases = nil
+}
+
+// release releases l (logged first: from then on another writer may hold it).
+func (rs *runState) release(ctx context.Context, l *lease.Lease) {
+	if l == nil {
+		return
+	}
+	rs.log.Debug("lease released", zap.String("lease", l.Name()), zap.Uint64("epoch", l.Epoch()))
+	releaseLease(ctx, l)
 }
 
 // checkpointEvery checkpoints on the commit interval until the returned
