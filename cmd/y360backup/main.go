@@ -65,7 +65,9 @@ func main() {
 		newDoctorCommand(&gopts),
 		newAuthCommand(&gopts),
 	)
+	stopProfiles := startProfiles()
 	err := root.ExecuteContext(ctx)
+	stopProfiles()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "y360backup:", err)
 	}
