@@ -56,6 +56,10 @@ var smallBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 // buffers were half of the peak live heap of a 4-user mail backup).
 const maxPooledBuf = 1 << 20
 
+// bigBody is the size above which a body takes the repository's big-body
+// slot (PutObject).
+const bigBody = 1 << 20
+
 func putSmallBuf(b *bytes.Buffer) {
 	if b.Cap() <= maxPooledBuf {
 		smallBufs.Put(b)
@@ -66,11 +70,27 @@ func putSmallBuf(b *bytes.Buffer) {
 // chunk list, and returns its address (the SHA-256 of the whole body).
 // Blobs already stored are not added again. The body is durable only after
 // the next flush (a checkpoint); nothing may reference it before.
+//
+// Bodies above bigBody are handled one at a time per repository: each
+// holds up to ~20 MiB (body buffer, chunk buffer, compressed copy), and
+// letting every concurrent user hold that at once was most of the peak
+// resident set. The others wait (their IMAP connection idles meanwhile).
 func (r *Repository) PutObject(ctx context.Context, rd io.Reader) (sources.Body, PutStats, error) {
 	buf := smallBufs.Get().(*bytes.Buffer)
 	buf.Reset()
 	defer putSmallBuf(buf)
-	n, err := buf.ReadFrom(io.LimitReader(rd, chunkMin+1))
+	n, err := buf.ReadFrom(io.LimitReader(rd, bigBody+1))
+	if err == nil && n > bigBody {
+		select {
+		case r.bigBodies <- struct{}{}:
+		case <-ctx.Done():
+			return sources.Body{}, PutStats{}, ctx.Err()
+		}
+		defer func() { <-r.bigBodies }()
+		var m int64
+		m, err = buf.ReadFrom(io.LimitReader(rd, chunkMin+1-n))
+		n += m
+	}
 	if err != nil {
 		return sources.Body{}, PutStats{}, fmt.Errorf("repository: read body: %w", err)
 	}

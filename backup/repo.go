@@ -54,7 +54,8 @@ type Repository struct {
 	cacheDir       string
 	pol            chunker.Pol
 	leaseTTL       time.Duration
-	owner          string // this process's identity in lease claims
+	owner          string        // this process's identity in lease claims
+	bigBodies      chan struct{} // one body above bigBody at a time (PutObject)
 
 	blobs    *blobStore
 	state    *stateStore
@@ -170,7 +171,7 @@ func newRepository(ctx context.Context, sink sinks.Sink, cfg RepoConfig, opts Re
 	}
 	r := &Repository{sink: sink, cfg: cfg, spoolDir: opts.SpoolDir, pol: cfg.Polynomial,
 		commitItems: opts.CommitItems, commitInterval: opts.CommitInterval, cacheDir: opts.CacheDir,
-		leaseTTL: opts.LeaseTTL, owner: newID()}
+		leaseTTL: opts.LeaseTTL, owner: newID(), bigBodies: make(chan struct{}, 1)}
 	cache, err := r.openIndexCache()
 	if err != nil {
 		return nil, err
