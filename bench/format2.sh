@@ -127,8 +127,10 @@ log: {format: json, level: warn}
 CFG
   local cfg=(-c "$root/config.yaml")
   local oldest user
-  oldest=$(ls "$repo/snapshots" | sort | head -1 | sed 's/^\([0-9T]*\)\.\([0-9]*\)Z-.*/\1Z/; s/^\(....\)\(..\)\(..\)T\(..\)\(..\)\(..\)Z$/\1-\2-\3T\4:\5:\6Z/')
-  # --at picks the newest snapshot finished at or before it: the oldest one finished within that second.
+  # The oldest snapshot's finish time, from its name (20261208T004136.189198025Z-<id>.json.zst),
+  # as RFC 3339 with nanoseconds: --at picks the newest snapshot finished at or before it.
+  oldest=$(ls "$repo/snapshots" | sort | head -1 |
+    sed -E 's/^([0-9]{4})([0-9]{2})([0-9]{2})T([0-9]{2})([0-9]{2})([0-9]{2})\.([0-9]+)Z-.*/\1-\2-\3T\4:\5:\6.\7Z/')
   user=u00007@example.org
   echo "# $(ls "$repo/snapshots" | wc -l) snapshots, $(ls "$repo/index" | wc -l) index files, $(du -sh "$repo" | cut -f1); oldest at $oldest"
   for pass in cold warm; do
