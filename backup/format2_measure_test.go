@@ -12,24 +12,30 @@ package backup
 //	Y360_MEASURE=mailputs a real mail backup (mail source → Dovecot) into S3: PUTs per 1,000 messages
 //	                      (needs Y360_MEASURE_IMAP=host:port, Y360_MEASURE_USERS_FILE and the
 //	                      Y360_TEST_S3_* variables of scripts/peers-up.sh)
+//	Y360_MEASURE=compress stored/raw ratio of the bench corpus by zstd level (Y360_MEASURE_CORPUS=ROOT/mail)
 //	Y360_MEASURE=history  writes a synthetic history (Y360_HISTORY_SNAPSHOTS runs over
 //	                      Y360_HISTORY_USERS users) into the fs repository Y360_HISTORY_DIR,
 //	                      for timing the CLI's read commands on it
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/y360backup/y360backup/backup/index"
 	"github.com/y360backup/y360backup/backup/pack"
@@ -526,4 +532,77 @@ func TestMeasureGenerateHistory(t *testing.T) {
 		}
 	}
 	t.Logf("MEASURE history: %d snapshots of %d users written into %s in %v", ns, nu, dir, time.Since(t0).Round(time.Second))
+}
+
+// TestMeasureCompression compresses the message files under
+// Y360_MEASURE_CORPUS (the shared bench's ROOT/mail, LF line endings turned
+// into the CRLF an IMAP server sends) blob by blob as the repository does,
+// with its encoder settings and with stronger levels, and reports the
+// stored/raw ratio and speed of each: what the repository-size target
+// (≤ 0.7 × corpus) can expect from compression alone.
+func TestMeasureCompression(t *testing.T) {
+	measureGate(t, "compress", false)
+	dir := os.Getenv("Y360_MEASURE_CORPUS")
+	if dir == "" {
+		t.Fatal("set Y360_MEASURE_CORPUS to the bench corpus's mail folder")
+	}
+	var files []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && (strings.Contains(p, "/cur/") || strings.Contains(p, "/new/")) {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(files)
+	if max := envInt("Y360_MEASURE_FILES", 0); max > 0 && len(files) > max {
+		step := len(files) / max
+		var sample []string
+		for i := 0; i < len(files); i += step {
+			sample = append(sample, files[i])
+		}
+		files = sample
+	}
+	type variant struct {
+		name string
+		opts []zstd.EOption
+	}
+	base := []zstd.EOption{zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(4 << 20), zstd.WithAllLitEntropyCompression(true)}
+	variants := []variant{
+		{"fastest+alllit (repository)", append(base[:3:3], zstd.WithEncoderLevel(zstd.SpeedFastest))},
+		{"default+alllit", append(base[:3:3], zstd.WithEncoderLevel(zstd.SpeedDefault))},
+		{"better+alllit", append(base[:3:3], zstd.WithEncoderLevel(zstd.SpeedBetterCompression))},
+	}
+	for _, v := range variants {
+		e, err := zstd.NewWriter(nil, v.opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var raw, stored int64
+		var dur time.Duration
+		var out []byte
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b = bytes.ReplaceAll(b, []byte("\n"), []byte("\r\n"))
+			t0 := time.Now()
+			if len(b) <= chunkMin {
+				out = e.EncodeAll(b, out[:0])
+				stored += int64(len(out))
+			} else {
+				for off := 0; off < len(b); off += 1 << 20 { // chunks average ~1 MiB
+					out = e.EncodeAll(b[off:min(off+1<<20, len(b))], out[:0])
+					stored += int64(len(out))
+				}
+			}
+			dur += time.Since(t0)
+			raw += int64(len(b))
+		}
+		t.Logf("MEASURE compress: %-28s %d files, %d B raw (CRLF) -> %d B = %.4f, %.0f MB/s on one core",
+			v.name, len(files), raw, stored, float64(stored)/float64(raw), float64(raw)/dur.Seconds()/1e6)
+	}
 }
