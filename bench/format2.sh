@@ -13,6 +13,8 @@
 #   bench/format2.sh history     1,000 snapshots of 1,000 users (synthetic, through the engine), then
 #                                snapshots / ls / export --at oldest (one user) / verify --sample 0.01
 #                                under /usr/bin/time -v (peak RSS, user+sys CPU), cold and warm cache
+#   bench/format2.sh compress DIR  stored/raw ratio of the corpus's messages under DIR (a bench ROOT/mail;
+#                                `peers` deletes its corpus, so keep one with KEEP_CORPUS=1) by zstd level
 #   bench/format2.sh indexscale N  the local index cache at N blobs (Ingest, then 10^6 random hits and
 #                                misses in a child process: rate and peak RSS)
 #
@@ -74,7 +76,9 @@ for d, _, fs in os.walk(os.path.join(root, "y360", "repo")):
 print(f"repository {repo} B / corpus {corpus} B (RFC822, as Dovecot counts) = {repo / corpus:.3f}"
       f" ({repo / c['bytes_disk']:.3f} of the {c['bytes_disk']} B of Maildir files)")
 PY
-  rm -rf "$root/mail" "$root/bench" "$root/y360/repo/data" # the corpus and copies are GBs
+  if [ -z "${KEEP_CORPUS:-}" ]; then
+    rm -rf "$root/mail" "$root/bench" "$root/y360/repo/data" # the corpus and copies are GBs
+  fi
 }
 
 mailputs() {
@@ -156,8 +160,12 @@ index) gotest index TestMeasureIndexGrowth ;;
 nochange) gotest nochange TestMeasureNoChange ;;
 history) history ;;
 indexscale) indexscale "${2:-}" ;;
+compress)
+  Y360_MEASURE=compress Y360_MEASURE_CORPUS=${2:?usage: format2.sh compress DIR} Y360_MEASURE_FILES=${FILES:-4000} \
+    go test ./backup -run '^TestMeasureCompression$' -count=1 -v -timeout 30m | grep -E 'MEASURE|FAIL|ok'
+  ;;
 *)
-  sed -n '2,20p' "$0"
+  sed -n '2,22p' "$0"
   exit 2
   ;;
 esac

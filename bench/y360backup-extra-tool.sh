@@ -27,6 +27,10 @@ if ! [ -s "$state/emu.pid" ] || ! kill -0 "$(cat "$state/emu.pid")" 2>/dev/null;
   for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
 fi
 
+# A failed step ends this script (set -e) before the incr run would stop the
+# emulator: stop it then too, so that it does not outlive the harness.
+trap 'kill "$(cat "$state/emu.pid")" 2>/dev/null || true' ERR
+
 mode=incr
 if [ -z "$(ls -A "$BENCH_TARGET" 2>/dev/null)" ]; then
   mode=full
