@@ -137,12 +137,18 @@ CFG
     sed -E 's/^([0-9]{4})([0-9]{2})([0-9]{2})T([0-9]{2})([0-9]{2})([0-9]{2})\.([0-9]+)Z-.*/\1-\2-\3T\4:\5:\6.\7Z/')
   user=u00007@example.org
   echo "# $(ls "$repo/snapshots" | wc -l) snapshots, $(ls "$repo/index" | wc -l) index files, $(du -sh "$repo" | cut -f1); oldest at $oldest"
+  # cold: each command starts without a local index cache (a new machine: it ingests every index
+  # file first); warm: the cache the previous command left.
   for pass in cold warm; do
-    [ $pass = cold ] && rm -rf "$root/cache"
+    cold() { if [ $pass = cold ]; then rm -rf "$root/cache"; fi; }
+    cold
     timev "snapshots ($pass cache)" "$BIN" "${cfg[@]}" snapshots
+    cold
     timev "ls ($pass cache)" "$BIN" "${cfg[@]}" ls
     rm -rf "$root/export"
+    cold
     timev "export --at oldest --user ($pass cache)" "$BIN" "${cfg[@]}" export --at "$oldest" --user "$user" --out "$root/export"
+    cold
     timev "verify --sample 0.01 ($pass cache)" "$BIN" "${cfg[@]}" verify --sample 0.01
   done
 }
