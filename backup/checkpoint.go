@@ -4,11 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -21,17 +18,26 @@ import (
 // resumes from the newest checkpoint or snapshot entry, whichever ranks
 // higher by (epoch, seq). See docs/repository.md "Checkpoints and resume".
 
-// checkpointDoc is the content of checkpoints/<user>/<source>/<epoch>-<seq>.
+// checkpointDoc is the content of checkpoints/<seq>-<owner>: one object per
+// checkpoint, naming the heads of every (user, source) that changed since
+// the previous one (one PUT per checkpoint, not per user).
 type checkpointDoc struct {
-	V          int             `json:"v"`
-	Run        string          `json:"run"`
-	Time       time.Time       `json:"time"`
+	V       int               `json:"v"`
+	Run     string            `json:"run"`
+	Time    time.Time         `json:"time"`
+	Entries []checkpointEntry `json:"entries"`
+}
+
+// checkpointEntry is one (user, source) in a checkpoint.
+type checkpointEntry struct {
 	User       string          `json:"user"`
 	Source     string          `json:"source"`
 	Epoch      uint64          `json:"epoch"`
 	Seq        uint64          `json:"seq"`
 	Containers []ContainerHead `json:"containers"`
 }
+
+func (e checkpointEntry) rank() version { return version{e.Epoch, e.Seq} }
 
 // version is the rank of a state: the lease epoch first, then a sequence
 // that grows within it (nanoseconds of the writer's clock, kept strictly
@@ -47,6 +53,9 @@ type checkpointer struct {
 	smu     sync.Mutex
 	stores  map[*userStore]uint64 // store → heads version made durable
 	lastSeq uint64
+	// written: checkpoint objects this Repository wrote and has not yet
+	// seen superseded, with their entries' ranks (dropSuperseded).
+	written map[string][]checkpointEntry
 }
 
 func (r *Repository) nextSeq() uint64 {
@@ -105,7 +114,8 @@ func (r *Repository) checkpoint(ctx context.Context) error {
 	if err := r.blobs.flush(ctx); err != nil {
 		return fmt.Errorf("repository: checkpoint: %w", err)
 	}
-	var errs []error
+	var entries []checkpointEntry
+	var wrote []todo
 	for _, w := range work {
 		if w.s.lease != nil && w.s.lease.Err() != nil {
 			// Lost: a successor owns this (user, source) now; our late
@@ -113,23 +123,22 @@ func (r *Repository) checkpoint(ctx context.Context) error {
 			// anyway).
 			continue
 		}
-		key, err := r.writeCheckpoint(ctx, w.s, w.heads)
-		if err != nil {
-			errs = append(errs, err)
-			continue
+		entries = append(entries, checkpointEntry{User: w.s.uid, Source: w.s.source, Epoch: w.s.epoch,
+			Seq: r.nextSeq(), Containers: w.heads})
+		wrote = append(wrote, w)
+	}
+	if len(entries) > 0 {
+		if err := r.writeCheckpoint(ctx, entries); err != nil {
+			return err
 		}
-		w.s.mu.Lock()
-		w.s.written = append(w.s.written, key)
-		w.s.mu.Unlock()
-		r.ckpt.smu.Lock()
+	}
+	r.ckpt.smu.Lock()
+	for _, w := range wrote {
 		if _, ok := r.ckpt.stores[w.s]; ok {
 			r.ckpt.stores[w.s] = w.ver
 		}
-		r.ckpt.smu.Unlock()
 	}
-	if len(errs) > 0 {
-		return errors.Join(errs...)
-	}
+	r.ckpt.smu.Unlock()
 	// Finished stores whose final state is now durable need no more
 	// checkpoints; their leases can go (runState.releaseIdle).
 	for _, s := range done {
@@ -141,84 +150,71 @@ func (r *Repository) checkpoint(ctx context.Context) error {
 	return nil
 }
 
-func checkpointDir(uid, source string) string {
-	return checkpointPrefix + userKey(uid) + "/" + sourceKey(source) + "/"
-}
-
-func (r *Repository) writeCheckpoint(ctx context.Context, s *userStore, heads []ContainerHead) (string, error) {
-	doc := checkpointDoc{V: FormatVersion, Run: s.run, Time: time.Now().UTC(), User: s.uid, Source: s.source,
-		Epoch: s.epoch, Seq: r.nextSeq(), Containers: heads}
+func (r *Repository) writeCheckpoint(ctx context.Context, entries []checkpointEntry) error {
+	doc := checkpointDoc{V: FormatVersion, Time: time.Now().UTC(), Entries: entries}
 	b, err := json.Marshal(doc)
 	if err != nil {
-		return "", err
+		return err
 	}
-	key := fmt.Sprintf("%s%020d-%020d", checkpointDir(s.uid, s.source), doc.Epoch, doc.Seq)
+	key := fmt.Sprintf("%s%020d-%s", checkpointPrefix, r.nextSeq(), r.owner)
 	if err := r.sink.Put(ctx, key, bytes.NewReader(b), int64(len(b))); err != nil {
-		return "", fmt.Errorf("repository: write checkpoint %s: %w", key, err)
+		return fmt.Errorf("repository: write checkpoint %s: %w", key, err)
 	}
-	return key, nil
+	r.ckpt.smu.Lock()
+	if r.ckpt.written == nil {
+		r.ckpt.written = map[string][]checkpointEntry{}
+	}
+	r.ckpt.written[key] = entries
+	r.ckpt.smu.Unlock()
+	return nil
 }
 
-// parseCheckpointKey parses ".../<epoch>-<seq>".
-func parseCheckpointKey(key string) (dir string, v version, ok bool) {
-	i := strings.LastIndexByte(key, '/')
-	if i < 0 {
-		return "", v, false
-	}
-	e, s, found := strings.Cut(key[i+1:], "-")
-	if !found {
-		return "", v, false
-	}
-	var err1, err2 error
-	v.Epoch, err1 = strconv.ParseUint(e, 10, 64)
-	v.Seq, err2 = strconv.ParseUint(s, 10, 64)
-	return key[:i+1], v, err1 == nil && err2 == nil
-}
-
-// checkpointSet is the listing of checkpoints/ taken when a run starts:
-// normally empty (a finished run deletes what its snapshot supersedes), it
-// holds what crashed runs left.
+// checkpointSet is what checkpoints/ held when a run started: normally
+// nothing (runs delete what their snapshot supersedes), else what crashed
+// runs left, read whole (it is small).
 type checkpointSet struct {
-	keys map[string][]string // dir → keys
+	best map[string]checkpointEntry   // uid + "\x00" + source → highest-ranked entry
+	docs map[string][]checkpointEntry // key → its entries
 }
 
 func (r *Repository) listCheckpoints(ctx context.Context) (*checkpointSet, error) {
-	cs := &checkpointSet{keys: map[string][]string{}}
+	cs := &checkpointSet{best: map[string]checkpointEntry{}, docs: map[string][]checkpointEntry{}}
+	var keys []string
 	err := r.sink.List(ctx, checkpointPrefix, func(oi sinks.ObjectInfo) error {
-		if dir, _, ok := parseCheckpointKey(oi.Key); ok {
-			cs.keys[dir] = append(cs.keys[dir], oi.Key)
-		}
+		keys = append(keys, oi.Key)
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("repository: list checkpoints: %w", err)
+	}
+	for _, k := range keys {
+		doc, err := r.readCheckpoint(ctx, k)
+		if err != nil {
+			continue // unreadable: the next older state is used
+		}
+		cs.docs[k] = doc.Entries
+		for _, e := range doc.Entries {
+			id := e.User + "\x00" + e.Source
+			if b, ok := cs.best[id]; !ok || b.rank().less(e.rank()) {
+				cs.best[id] = e
+			}
+		}
 	}
 	return cs, nil
 }
 
 // startState returns the heads a (user, source) resumes from: the newest of
 // the previous snapshot's entry and the checkpoints left by crashed runs.
-// An unreadable checkpoint is skipped (the next older state is used).
 func (r *Repository) startState(ctx context.Context, uid, source string, prev *SourceSnapshot, cs *checkpointSet) ([]ContainerHead, version) {
 	var best version
 	var heads []ContainerHead
 	if prev != nil {
 		best, heads = version{prev.Epoch, prev.Seq}, prev.Containers
 	}
-	if cs == nil {
-		return heads, best
-	}
-	keys := cs.keys[checkpointDir(uid, source)]
-	for i := len(keys) - 1; i >= 0; i-- { // newest first (listing is sorted)
-		_, v, _ := parseCheckpointKey(keys[i])
-		if !best.less(v) {
-			continue
+	if cs != nil {
+		if e, ok := cs.best[uid+"\x00"+source]; ok && best.less(e.rank()) {
+			return e.Containers, e.rank()
 		}
-		doc, err := r.readCheckpoint(ctx, keys[i])
-		if err != nil || doc.User != uid || doc.Source != source {
-			continue
-		}
-		return doc.Containers, v
 	}
 	return heads, best
 }
@@ -230,25 +226,53 @@ func (r *Repository) readCheckpoint(ctx context.Context, key string) (*checkpoin
 	}
 	defer rc.Close()
 	var doc checkpointDoc
-	if err := json.NewDecoder(io.LimitReader(rc, 64<<20)).Decode(&doc); err != nil {
+	if err := json.NewDecoder(io.LimitReader(rc, 256<<20)).Decode(&doc); err != nil {
 		return nil, fmt.Errorf("checkpoint %s is corrupt: %w", key, err)
 	}
 	return &doc, nil
 }
 
-// dropCheckpoints deletes the checkpoints a written snapshot supersedes for
-// one (user, source): those listed at start and those this run wrote, all
-// ranked at or below the snapshot's entry. Best effort: a leftover costs a
-// GET at most.
-func (r *Repository) dropCheckpoints(ctx context.Context, uid, source string, upTo version, cs *checkpointSet, own []string) {
-	var keys []string
-	if cs != nil {
-		keys = append(keys, cs.keys[checkpointDir(uid, source)]...)
+// dropCheckpoints deletes every checkpoint object (left by crashed runs, or
+// written by this Repository) whose entries the snapshot supersedes: each
+// (user, source) in it ranks at or below the snapshot's entry. Others stay
+// (a concurrent run's, or users this run did not cover). Best effort: a
+// leftover costs a GET at the next start.
+func (r *Repository) dropCheckpoints(ctx context.Context, snap *Snapshot, cs *checkpointSet) {
+	ranks := map[string]version{}
+	for _, u := range snap.Users {
+		for name, ss := range u.Sources {
+			ranks[u.ID+"\x00"+name] = version{ss.Epoch, ss.Seq}
+		}
 	}
-	keys = append(keys, own...)
-	for _, k := range keys {
-		if _, v, ok := parseCheckpointKey(k); ok && !upTo.less(v) {
-			_ = r.sink.Delete(ctx, k)
+	superseded := func(entries []checkpointEntry) bool {
+		for _, e := range entries {
+			v, ok := ranks[e.User+"\x00"+e.Source]
+			if !ok || v.less(e.rank()) {
+				return false
+			}
+		}
+		return true
+	}
+	docs := map[string][]checkpointEntry{}
+	if cs != nil {
+		for k, es := range cs.docs {
+			docs[k] = es
+		}
+	}
+	r.ckpt.smu.Lock()
+	for k, es := range r.ckpt.written {
+		docs[k] = es
+	}
+	r.ckpt.smu.Unlock()
+	for k, es := range docs {
+		if !superseded(es) || r.sink.Delete(ctx, k) != nil {
+			continue
+		}
+		r.ckpt.smu.Lock()
+		delete(r.ckpt.written, k)
+		r.ckpt.smu.Unlock()
+		if cs != nil {
+			delete(cs.docs, k)
 		}
 	}
 }

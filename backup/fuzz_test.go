@@ -60,17 +60,11 @@ func FuzzSegmentRecords(f *testing.F) {
 	})
 }
 
-// FuzzKeyParsers: the parsers of checkpoint and snapshot key names.
+// FuzzKeyParsers: the parser of snapshot key names.
 func FuzzKeyParsers(f *testing.F) {
-	f.Add("checkpoints/1/mail/00000000000000000003-00000000000000000007")
 	f.Add("snapshots/20261207T235959.123456789Z-abcdef.json.zst")
-	f.Add("checkpoints/x/-")
+	f.Add("snapshots/x-.json.zst")
 	f.Fuzz(func(t *testing.T, key string) {
-		if dir, v, ok := parseCheckpointKey(key); ok {
-			if len(dir) > len(key) || v.less(v) {
-				t.Fatalf("parseCheckpointKey(%q) = %q %v", key, dir, v)
-			}
-		}
 		if ts, id, ok := snapshotKeyParts(key); ok && (ts.IsZero() && id == "") {
 			t.Fatalf("snapshotKeyParts(%q) accepted nothing", key)
 		}

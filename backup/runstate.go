@@ -122,23 +122,15 @@ func (rs *runState) open(ctx context.Context, r *Repository, uid, source, run st
 	return st
 }
 
-// dropSuperseded deletes the checkpoints the written snapshot supersedes.
+// dropSuperseded deletes the checkpoints the written snapshot supersedes
+// and stops checkpointing this run's stores.
 func (rs *runState) dropSuperseded(ctx context.Context, r *Repository, snap *Snapshot) {
 	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	for _, u := range snap.Users {
-		for name, ss := range u.Sources {
-			st, ok := rs.stores[u.ID+"\x00"+name]
-			if !ok || ss.Carried {
-				continue
-			}
-			r.untrack(st)
-			st.mu.Lock()
-			own := append([]string(nil), st.written...)
-			st.mu.Unlock()
-			r.dropCheckpoints(ctx, u.ID, name, version{ss.Epoch, ss.Seq}, rs.ckpts, own)
-		}
+	for _, st := range rs.stores {
+		r.untrack(st)
 	}
+	rs.mu.Unlock()
+	r.dropCheckpoints(ctx, snap, rs.ckpts)
 }
 
 // releaseAll releases every lease this run still holds (a failed final

@@ -75,9 +75,8 @@ type userStore struct {
 	epoch    uint64  // lease epoch (fencing; 0 until leases)
 	start    version // rank of the state this run started from
 	lease    *lease.Lease
-	finished bool     // the source is done
-	durable  bool     // finished, and its final state checkpointed
-	written  []string // checkpoint objects this run wrote for this store
+	finished bool // the source is done
+	durable  bool // finished, and its final state checkpointed
 	stats    Stats
 	failures []string
 	skips    []string
