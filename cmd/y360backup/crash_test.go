@@ -22,11 +22,12 @@ import (
 // pass. The duplicate bytes (blob copies beyond the first, from the packs
 // themselves) are reported.
 //
-// Kill instants: about half are uniform in [0, D], D the duration of an
+// Kill instants: half are uniform in [0, D], D the duration of an
 // uninterrupted run of the same work; the others wait for an event in the
-// repository (the n-th new pack, a new index file, a new checkpoint, a new
-// snapshot) and kill 0-3 ms after it, so the short windows between the
-// final flush, the checkpoints and the snapshot are hit too. Each kill is
+// repository, in turn: the n-th new pack, a new index file, a new
+// checkpoint, a new snapshot (killing 0-3 ms after it), or (fs) a pack's
+// temporary file being written, so the short windows between the final
+// flush, the checkpoints and the snapshot are hit too. Each kill is
 // classified by what the killed run left behind.
 //
 // A killed writer's leases stay live for the lease TTL; as the operator
@@ -61,12 +62,17 @@ const (
 	killAfterIndex
 	killAfterCheckpoint
 	killAfterSnapshot
+	killMidPack // fs: while a pack's temporary file is being written (S3: after n-th pack)
+	killModes
 )
 
-var killModeNames = []string{"uniform", "after n-th pack", "after index file", "after checkpoint", "after snapshot"}
+var killModeNames = []string{"uniform", "after n-th pack", "after index file", "after checkpoint", "after snapshot", "during a pack write"}
 
 // repoCounts is a cheap listing of what a run adds.
-type repoCounts struct{ packs, index, ckpts, snaps, tmp int }
+type repoCounts struct {
+	packs, index, ckpts, snaps int
+	tmp                        map[string]int64 // fs: temporary files of Puts in progress, by name
+}
 
 func (h *harness) counts(rt *repoTarget) repoCounts {
 	c := repoCounts{
@@ -75,7 +81,12 @@ func (h *harness) counts(rt *repoTarget) repoCounts {
 	}
 	if rt.fs != "" {
 		ents, _ := os.ReadDir(filepath.Join(rt.fs, ".tmp"))
-		c.tmp = len(ents)
+		c.tmp = map[string]int64{}
+		for _, e := range ents {
+			if fi, err := e.Info(); err == nil {
+				c.tmp[e.Name()] = fi.Size()
+			}
+		}
 	}
 	return c
 }
@@ -97,6 +108,7 @@ func phase(before, after repoCounts) string {
 
 type crashStats struct {
 	kills, runs, episodes, completions, midPut int
+	midPack                                    int
 	phases                                     map[string]int
 	modes                                      map[killMode]int
 	brokenLeases                               int
@@ -134,7 +146,7 @@ func runCrash(t *testing.T, h *harness, rt *repoTarget, wantKills int, bigBody b
 		// Every other kill waits for an event, the events in turn.
 		mode := killUniform
 		if st.runs%2 == 1 {
-			mode = killMode(1 + (st.runs/2)%4)
+			mode = killMode(1 + (st.runs/2)%int(killModes-1))
 		}
 		before := h.counts(rt)
 		name := fmt.Sprintf("run%03d", st.runs)
@@ -155,8 +167,14 @@ func runCrash(t *testing.T, h *harness, rt *repoTarget, wantKills int, bigBody b
 			st.modes[mode]++
 			after := h.counts(rt)
 			st.phases[phase(before, after)]++
-			if after.tmp > before.tmp {
-				st.midPut++
+			for name, size := range after.tmp {
+				if _, old := before.tmp[name]; !old {
+					st.midPut++ // killed while a Put was writing its temporary file
+					if size >= 64<<10 {
+						st.midPack++ // only packs are that large
+					}
+					break
+				}
 			}
 			st.brokenLeases += h.breakLeases(rt)
 			st.killTime += time.Since(tk)
@@ -195,8 +213,11 @@ func runCrash(t *testing.T, h *harness, rt *repoTarget, wantKills int, bigBody b
 		t.Errorf("%d leases still live after the final run exited", n)
 	}
 
-	t.Logf("%d kills in %d episodes (%d runs, %d of which completed; %d kills mid-write; %d live leases broken after kills)",
-		st.kills, st.episodes, st.runs+1, st.completions+1, st.midPut, st.brokenLeases)
+	t.Logf("%d kills in %d episodes (%d runs, %d of which completed; %d live leases broken after kills)",
+		st.kills, st.episodes, st.runs+1, st.completions+1, st.brokenLeases)
+	if rt.fs != "" {
+		t.Logf("%d kills in the middle of an object write (its temporary file left), %d of them during a pack upload", st.midPut, st.midPack)
+	}
 	t.Logf("kill instants: %s", fmtCounts(st.modes, func(m killMode) string { return killModeNames[m] }))
 	t.Logf("killed runs had written: %s", fmtCounts(st.phases, func(s string) string { return s }))
 	t.Logf("final run: %s, %d new items; newest snapshot holds all %d messages exactly once; verify clean", last.Round(time.Millisecond), s.Totals.Items, st.checkedMsgs)
@@ -219,9 +240,21 @@ func (h *harness) waitForKill(p *proc, rt *repoTarget, mode killMode, before rep
 	}
 	nth := 1 + h.rng.IntN(2)
 	jitter := time.Duration(h.rng.Int64N(int64(3 * time.Millisecond)))
+	if mode == killMidPack && rt.fs == "" {
+		mode = killAfterPack // an S3 PUT in flight cannot be seen from here
+	}
 	for p.running() {
 		var hit bool
 		switch mode {
+		case killMidPack:
+			ents, _ := os.ReadDir(filepath.Join(rt.fs, ".tmp"))
+			for _, e := range ents {
+				if _, old := before.tmp[e.Name()]; !old {
+					if fi, err := e.Info(); err == nil && fi.Size() >= 64<<10 {
+						return // no jitter: the write is under way now
+					}
+				}
+			}
 		case killAfterPack:
 			hit = countPrefix(h.t, rt.sink, "data/") >= before.packs+nth
 		case killAfterIndex:
