@@ -148,6 +148,8 @@ func runCrash(t *testing.T, h *harness, rt *repoTarget, wantKills int, bigBody b
 		if st.runs%2 == 1 {
 			mode = killMode(1 + (st.runs/2)%int(killModes-1))
 		}
+		// A claim the dead writer sent just before the kill may land late.
+		st.brokenLeases += h.breakLeases(rt)
 		before := h.counts(rt)
 		name := fmt.Sprintf("run%03d", st.runs)
 		st.runs++

@@ -276,6 +276,11 @@ func (h *harness) startCmd(name string, cmd *exec.Cmd, extra *os.File) *proc {
 		f.Close()
 		h.t.Fatalf("start %s: %v", cmd.Path, err)
 	}
+	h.t.Cleanup(func() { // a test that failed half way leaves no writer behind
+		if p.running() {
+			p.kill()
+		}
+	})
 	go func() {
 		p.cmd.Wait()
 		p.end = time.Now()
