@@ -36,6 +36,16 @@ import (
 	fssink "github.com/y360backup/y360backup/sinks/fs"
 )
 
+// TestMain removes the binary buildBinary (e2e_test.go) built, which every
+// run of this package's tests used to leave in $TMPDIR (38 MB each).
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if builtBinary != "" {
+		os.RemoveAll(filepath.Dir(builtBinary))
+	}
+	os.Exit(code)
+}
+
 // buildMu serialises buildBinary (e2e_test.go), which is not safe for the
 // harness tests that run in parallel.
 var buildMu sync.Mutex
