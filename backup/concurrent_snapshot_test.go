@@ -3,6 +3,7 @@ package backup
 import (
 	"context"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"testing"
