@@ -57,22 +57,6 @@ func newBlobStore(r *Repository, cache *index.Cache, packSize int64) *blobStore 
 		unloc: map[pack.ID]index.Location{}, slots: make(chan struct{}, maxPackUploads)}
 }
 
-// has reports whether blob id is stored or being stored by this process.
-func (b *blobStore) has(ctx context.Context, id pack.ID) bool {
-	b.mu.Lock()
-	if b.inOpen[id] {
-		b.mu.Unlock()
-		return true
-	}
-	if _, ok := b.unloc[id]; ok {
-		b.mu.Unlock()
-		return true
-	}
-	b.mu.Unlock()
-	_, ok, err := b.lookup(ctx, id)
-	return ok && err == nil
-}
-
 // lookup finds where a blob is stored. A miss in the local cache syncs the
 // cache with the repository's index files once (another writer may have
 // added packs) before it is final.
@@ -107,15 +91,13 @@ func (b *blobStore) lookupLocal(id pack.ID) bool {
 	return ok && err == nil
 }
 
-// add appends a compressed blob unless this process or the index already
-// has it. It reports whether the blob was added.
+// add appends a compressed blob unless this process is storing it already.
+// The caller asked the index cache before compressing (putBlob); a blob
+// another writer indexed in between is stored twice, which is harmless.
 func (b *blobStore) add(ctx context.Context, t pack.BlobType, id pack.ID, rawLen int, stored []byte) (bool, error) {
-	if b.lookupLocal(id) {
-		return false, nil
-	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.inOpen[id] {
+	if _, done := b.unloc[id]; done || b.inOpen[id] {
 		return false, nil
 	}
 	if b.upErr != nil {
@@ -206,7 +188,6 @@ func (b *blobStore) uploadPack(ctx context.Context, op *openPack) (err error) {
 		b.unloc[e.ID] = index.Location{Pack: index.ID(id), Type: uint8(e.Type), Offset: e.Offset, Length: e.Length, RawLength: e.RawLength}
 		delete(b.inOpen, e.ID)
 	}
-	b.r.addStat(func(s *repoStats) { s.packs++; s.packBytes += size })
 	return nil
 }
 
@@ -298,7 +279,6 @@ func (r *Repository) writeIndexFile(ctx context.Context, packs []packEntries) (s
 	if err != nil && !errors.Is(err, sinks.ErrExist) {
 		return "", nil, fmt.Errorf("repository: store index file %s: %w", name[:12], err)
 	}
-	r.addStat(func(s *repoStats) { s.indexFiles++; s.indexBytes += int64(buf.Len()) })
 	return indexPrefix + name, buf.Bytes(), nil
 }
 

@@ -65,8 +65,14 @@ func FuzzKeyParsers(f *testing.F) {
 	f.Add("snapshots/20261207T235959.123456789Z-abcdef.json.zst")
 	f.Add("snapshots/x-.json.zst")
 	f.Fuzz(func(t *testing.T, key string) {
-		if ts, id, ok := snapshotKeyParts(key); ok && (ts.IsZero() && id == "") {
-			t.Fatalf("snapshotKeyParts(%q) accepted nothing", key)
+		ts, id, ok := snapshotKeyParts(key)
+		if !ok {
+			return
+		}
+		// What was accepted names the same snapshot once written back.
+		again := snapshotPrefix + ts.UTC().Format(snapshotTimeFormat) + "-" + id + ".json.zst"
+		if ts2, id2, ok2 := snapshotKeyParts(again); !ok2 || !ts2.Equal(ts) || id2 != id {
+			t.Fatalf("snapshotKeyParts(%q) = %v %q, but its canonical key %q parses as %v %q %v", key, ts, id, again, ts2, id2, ok2)
 		}
 	})
 }

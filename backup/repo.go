@@ -57,28 +57,14 @@ type Repository struct {
 	owner          string        // this process's identity in lease claims
 	bigBodies      chan struct{} // one body above bigBody at a time (PutObject)
 
-	blobs    *blobStore
-	state    *stateStore
-	ckpt     checkpointer
-	tempDir  string // an index cache of this process only, removed by Close
-	syncMu   sync.Mutex
-	statMu   sync.Mutex
-	repStats repoStats
+	blobs   *blobStore
+	state   *stateStore
+	ckpt    checkpointer
+	tempDir string // an index cache of this process only, removed by Close
+	syncMu  sync.Mutex
 	// treeReads counts container segment and page reads (tests assert
 	// that the state cache works).
 	treeReads atomic.Int64
-}
-
-// repoStats counts what this Repository wrote, for tests and reports.
-type repoStats struct {
-	packs, indexFiles     int64
-	packBytes, indexBytes int64
-}
-
-func (r *Repository) addStat(f func(*repoStats)) {
-	r.statMu.Lock()
-	f(&r.repStats)
-	r.statMu.Unlock()
 }
 
 // Options tune a Repository.
@@ -193,7 +179,7 @@ func newRepository(ctx context.Context, sink sinks.Sink, cfg RepoConfig, opts Re
 // process (pebble locks its directory).
 func (r *Repository) openIndexCache() (*index.Cache, error) {
 	if r.cacheDir != "" {
-		c, err := index.Open(filepath.Join(r.cacheDir, r.cfg.ID, "index"))
+		c, err := index.Open(filepath.Join(r.cacheDir, r.cfg.ID, "index"), index.WithRepoID(r.cfg.ID))
 		if err == nil {
 			return c, nil
 		}

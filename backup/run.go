@@ -89,7 +89,7 @@ func (r *Repository) Backup(ctx context.Context, opts RunOptions) (*Snapshot, er
 	if err != nil {
 		return nil, err
 	}
-	rs := &runState{prev: prev, ckpts: ckpts, log: log, stores: map[string]*userStore{}}
+	rs := &runState{prev: usersByID(prev), ckpts: ckpts, log: log, stores: map[string]*userStore{}}
 	rs.plan(users, opts.Sources)
 	stopTicker := r.checkpointEvery(ctx, rs, log)
 	if opts.OnStart != nil {

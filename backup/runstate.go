@@ -16,13 +16,25 @@ import (
 // and which stores it opened (their checkpoints are dropped once the run's
 // snapshot supersedes them).
 type runState struct {
-	prev  *Snapshot
+	prev  map[string]*UserSnapshot // user ID → entry in the newest snapshot at start
 	ckpts *checkpointSet
 	log   *zap.Logger
 
 	mu     sync.Mutex
 	stores map[string]*userStore // uid + "\x00" + source
 	leases map[string]*runLease  // leaseName → this run's use of it
+}
+
+// usersByID indexes a snapshot's users, so that starting each (user,
+// source) does not scan them all.
+func usersByID(s *Snapshot) map[string]*UserSnapshot {
+	m := map[string]*UserSnapshot{}
+	if s != nil {
+		for i := range s.Users {
+			m[s.Users[i].ID] = &s.Users[i]
+		}
+	}
+	return m
 }
 
 // runLease is one (bucket, source) lease as a run uses it: taken when the
@@ -105,12 +117,8 @@ func (rs *runState) releaseIdle(ctx context.Context) {
 // open starts a (user, source) store at the newest durable state.
 func (rs *runState) open(ctx context.Context, r *Repository, uid, source, run string, l *lease.Lease) *userStore {
 	var prev *SourceSnapshot
-	if rs.prev != nil {
-		for i := range rs.prev.Users {
-			if u := &rs.prev.Users[i]; u.ID == uid {
-				prev = u.Sources[source]
-			}
-		}
+	if u := rs.prev[uid]; u != nil {
+		prev = u.Sources[source]
 	}
 	heads, ver := r.startState(ctx, uid, source, prev, rs.ckpts)
 	st := r.openUserStore(uid, source, run, heads)

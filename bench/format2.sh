@@ -156,7 +156,7 @@ CFG
 indexscale() {
   local n=${1:?usage: format2.sh indexscale N}
   Y360_INDEX_SCALE=$n Y360_INDEX_SCALE_DIR=${Y360_INDEX_SCALE_DIR:-$MEASURE_ROOT/indexscale} \
-    go test ./backup/index -run '^TestMeasureLookupScale$' -count=1 -v -timeout 4h | grep -E 'N=|built|cache:|FAIL|ok'
+    go test ./backup/index -run '^TestLookupRSSScale$' -count=1 -v -timeout 4h
 }
 
 case ${1:-} in

@@ -75,8 +75,7 @@ var ErrCacheInvalid = errors.New("index cache is unusable")
 type Option func(*options)
 
 type options struct {
-	repoID     string
-	blockCache int64
+	repoID string
 }
 
 // WithRepoID binds the cache to a repository: a new cache records id, an
@@ -84,13 +83,9 @@ type options struct {
 // silently serve two repositories.
 func WithRepoID(id string) Option { return func(o *options) { o.repoID = id } }
 
-// WithBlockCache sets the size of pebble's block cache, the bulk of the
-// memory the cache uses (default 32 MiB).
-func WithBlockCache(bytes int64) Option { return func(o *options) { o.blockCache = bytes } }
-
 // Open opens the cache in dir, creating it if dir is missing or empty.
 func Open(dir string, opts ...Option) (*Cache, error) {
-	o := options{blockCache: defaultBlockCache}
+	var o options
 	for _, f := range opts {
 		f(&o)
 	}
@@ -118,7 +113,7 @@ func Open(dir string, opts ...Option) (*Cache, error) {
 		return nil, fmt.Errorf("index cache %s: cannot lock it (in use by this or another process?): %w", dir, err)
 	}
 	removeSpools(dir) // of a process that died during Ingest
-	po := pebbleOptions(o.blockCache)
+	po := pebbleOptions(defaultBlockCache)
 	po.ErrorIfNotExists = !fresh
 	po.Lock = lock
 	db, err := pebble.Open(dir, po)
