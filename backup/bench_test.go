@@ -11,17 +11,20 @@ import (
 	"github.com/y360backup/y360backup/sinks/mem"
 )
 
-// mailLike returns n bytes shaped like mail: a text part and a base64 attachment.
+// mailLike returns n bytes shaped like a message with a base64 attachment:
+// headers, then 76-character base64 lines (CRLF) of random bytes.
 func mailLike(n int, seed uint64) []byte {
-	r := rand.New(rand.NewPCG(seed, 1))
-	raw := make([]byte, n*3/4)
-	for i := range raw {
-		raw[i] = byte(r.IntN(256))
+	rnd := rand.New(rand.NewPCG(seed, 1))
+	out := []byte("Subject: test\r\nContent-Transfer-Encoding: base64\r\n\r\n")
+	raw := make([]byte, 57)
+	for len(out) < n {
+		for i := range raw {
+			raw[i] = byte(rnd.Uint32())
+		}
+		out = base64.StdEncoding.AppendEncode(out, raw)
+		out = append(out, "\r\n"...)
 	}
-	var b bytes.Buffer
-	b.WriteString("Subject: test\r\n\r\n")
-	b.WriteString(base64.StdEncoding.EncodeToString(raw))
-	return b.Bytes()[:n]
+	return out[:n]
 }
 
 // BenchmarkPutObject measures the repository's per-body cost (hash, zstd,

@@ -10,6 +10,7 @@ import (
 	"os"
 	"sync"
 
+	"github.com/y360backup/y360backup/backup/b64lines"
 	"github.com/y360backup/y360backup/backup/index"
 	"github.com/y360backup/y360backup/backup/pack"
 	"github.com/y360backup/y360backup/sinks"
@@ -95,6 +96,11 @@ func (b *blobStore) lookupLocal(id pack.ID) bool {
 // The caller asked the index cache before compressing (putBlob); a blob
 // another writer indexed in between is stored twice, which is harmless.
 func (b *blobStore) add(ctx context.Context, t pack.BlobType, id pack.ID, rawLen int, stored []byte) (bool, error) {
+	return b.addFrom(ctx, t, id, rawLen, bytes.NewReader(stored), int64(len(stored)))
+}
+
+// addFrom is add for a blob whose n stored bytes are read from r.
+func (b *blobStore) addFrom(ctx context.Context, t pack.BlobType, id pack.ID, rawLen int, r io.Reader, n int64) (bool, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if _, done := b.unloc[id]; done || b.inOpen[id] {
@@ -117,7 +123,7 @@ func (b *blobStore) add(ctx context.Context, t pack.BlobType, id pack.ID, rawLen
 		}
 		b.open[k] = &openPack{f: f, w: pack.NewWriter(f)}
 	}
-	if err := b.open[k].w.Add(t, id, uint64(rawLen), stored); err != nil {
+	if err := b.open[k].w.AddFrom(t, id, uint64(rawLen), r, n); err != nil {
 		return false, fmt.Errorf("repository: add blob %s to pack: %w", id, err)
 	}
 	b.inOpen[id] = true
@@ -312,17 +318,21 @@ func (b *blobStore) readBlobInto(ctx context.Context, id pack.ID, buf []byte) (p
 		return 0, nil, fmt.Errorf("blob %s in pack %s is corrupt: %w", id, key, err)
 	}
 	defer b.r.putDecoder(d)
+	t := pack.BlobType(loc.Type)
+	var plain io.Reader = d
+	if t == pack.Data64 {
+		plain = b64lines.NewReader(d)
+	}
 	if uint64(cap(buf)) < loc.RawLength {
 		buf = make([]byte, loc.RawLength)
 	}
 	out := buf[:loc.RawLength]
-	if _, err := io.ReadFull(d, out); err != nil {
+	if _, err := io.ReadFull(plain, out); err != nil {
 		return 0, nil, fmt.Errorf("blob %s in pack %s is corrupt (index says %d bytes): %w", id, key, loc.RawLength, err)
 	}
-	if n, _ := d.Read(make([]byte, 1)); n != 0 {
+	if n, _ := plain.Read(make([]byte, 1)); n != 0 {
 		return 0, nil, fmt.Errorf("blob %s in pack %s is corrupt: longer than the %d bytes the index says", id, key, loc.RawLength)
 	}
-	t := pack.BlobType(loc.Type)
 	// Data and tree blobs are named by their content: check it. A chunk
 	// list is named by the whole body, checked when the body is read.
 	if t != pack.ChunkList {

@@ -37,6 +37,8 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/y360backup/y360backup/backup/b64lines"
+
 	"github.com/y360backup/y360backup/backup/index"
 	"github.com/y360backup/y360backup/backup/pack"
 	"github.com/y360backup/y360backup/sinks"
@@ -568,12 +570,14 @@ func TestMeasureCompression(t *testing.T) {
 	type variant struct {
 		name string
 		opts []zstd.EOption
+		b64  bool // b64lines before zstd (the Data64 blob type)
 	}
 	base := []zstd.EOption{zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(4 << 20), zstd.WithAllLitEntropyCompression(true)}
 	variants := []variant{
-		{"fastest+alllit (repository)", append(base[:3:3], zstd.WithEncoderLevel(zstd.SpeedFastest))},
-		{"default+alllit", append(base[:3:3], zstd.WithEncoderLevel(zstd.SpeedDefault))},
-		{"better+alllit", append(base[:3:3], zstd.WithEncoderLevel(zstd.SpeedBetterCompression))},
+		{"fastest+alllit", append(base[:3:3], zstd.WithEncoderLevel(zstd.SpeedFastest)), false},
+		{"b64lines+fastest (repository)", append(base[:3:3], zstd.WithEncoderLevel(zstd.SpeedFastest)), true},
+		{"b64lines+default", append(base[:3:3], zstd.WithEncoderLevel(zstd.SpeedDefault)), true},
+		{"default+alllit", append(base[:3:3], zstd.WithEncoderLevel(zstd.SpeedDefault)), false},
 	}
 	for _, v := range variants {
 		e, err := zstd.NewWriter(nil, v.opts...)
@@ -590,7 +594,14 @@ func TestMeasureCompression(t *testing.T) {
 			}
 			b = bytes.ReplaceAll(b, []byte("\n"), []byte("\r\n"))
 			t0 := time.Now()
-			if len(b) <= chunkMin {
+			if v.b64 {
+				var tb bytes.Buffer
+				w := b64lines.NewWriter(&tb)
+				w.Write(b)
+				w.Close()
+				out = e.EncodeAll(tb.Bytes(), out[:0])
+				stored += int64(len(out))
+			} else if len(b) <= chunkMin {
 				out = e.EncodeAll(b, out[:0])
 				stored += int64(len(out))
 			} else {

@@ -26,9 +26,10 @@ const (
 	TypeData      uint8 = 1
 	TypeTree      uint8 = 2
 	TypeChunkList uint8 = 3
+	TypeData64    uint8 = 4
 )
 
-func validType(t uint8) bool { return t >= TypeData && t <= TypeChunkList }
+func validType(t uint8) bool { return t >= TypeData && t <= TypeData64 }
 
 // Location says where a blob is stored: its pack, type, byte range in the
 // pack (Offset, Length) and its length once decoded (RawLength).

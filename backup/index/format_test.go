@@ -120,7 +120,7 @@ func TestEncoderRefusesBadInput(t *testing.T) {
 	}{
 		"zero pack":  {ID{}, []Entry{{Type: TypeData}}},
 		"no entries": {pack, nil},
-		"bad type":   {pack, []Entry{{Type: 4}}},
+		"bad type":   {pack, []Entry{{Type: 5}}},
 		"type zero":  {pack, []Entry{{Type: 0}}},
 	} {
 		if err := e.AddPack(c.pack, c.entries); err == nil {

@@ -17,10 +17,11 @@ const (
 	Data      BlobType = 1 // an item body, or one chunk of a large body
 	Tree      BlobType = 2 // metadata
 	ChunkList BlobType = 3 // the chunks of a large body; id = SHA-256 of the whole body
+	Data64    BlobType = 4 // as Data, stored through the b64lines transform before compression
 )
 
 // Valid reports whether t is one of the defined types.
-func (t BlobType) Valid() bool { return t >= Data && t <= ChunkList }
+func (t BlobType) Valid() bool { return t >= Data && t <= Data64 }
 
 func (t BlobType) String() string {
 	switch t {
@@ -30,6 +31,8 @@ func (t BlobType) String() string {
 		return "tree"
 	case ChunkList:
 		return "chunklist"
+	case Data64:
+		return "data64"
 	}
 	return fmt.Sprintf("BlobType(%d)", uint8(t))
 }

@@ -137,7 +137,7 @@ func TestCorruption(t *testing.T) {
 		{"count above MaxEntries", forge(1, rawHeader(MaxEntries+1, rawEntry(1, 0, 1, 1))), "exceeds the maximum 1048576"},
 		{"count overflows", forge(1, append([]byte("Y3PH\x01\xff\xff\xff\xff\xff\xff\xff\xff\xff\x7f"), rawEntry(1, 0, 1, 1)...)), "entry count: uvarint overflows 64 bits"},
 		{"bad type 0", forgeEntries(1, e(0, 1, 0, 1)), "entry 0: invalid blob type 0"},
-		{"bad type 4", forgeEntries(2, e(Data, 1, 0, 1), e(4, 2, 1, 1)), "entry 1: invalid blob type 4"},
+		{"bad type 5", forgeEntries(2, e(Data, 1, 0, 1), e(5, 2, 1, 1)), "entry 1: invalid blob type 5"},
 		{"bad type 255", forgeEntries(1, e(255, 1, 0, 1)), "invalid blob type 255"},
 		{"zero length", forgeEntries(1, e(Data, 1, 0, 1), e(Data, 2, 1, 0)), "entry 1: data blob 0200000000000000000000000000000000000000000000000000000000000000 has length 0"},
 		{"first offset not 0", forgeEntries(3, e(Data, 1, 1, 2)), "entry 0: offset 1, want 0"},

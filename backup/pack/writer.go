@@ -1,6 +1,7 @@
 package pack
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -48,13 +49,20 @@ func NewWriter(w io.Writer) *Writer {
 // in this pack (the caller dedups; a duplicate is a caller bug) and more than
 // MaxEntries blobs. After a write error every call returns that error.
 func (w *Writer) Add(t BlobType, id ID, rawLength uint64, stored []byte) error {
+	return w.AddFrom(t, id, rawLength, bytes.NewReader(stored), int64(len(stored)))
+}
+
+// AddFrom is Add for a blob whose n stored bytes are read from r (a large
+// blob spooled to a file need not be in memory). Reading fewer than n bytes
+// makes the pack unusable, as a failed write does.
+func (w *Writer) AddFrom(t BlobType, id ID, rawLength uint64, r io.Reader, n int64) error {
 	if err := w.usable(); err != nil {
 		return err
 	}
 	switch {
 	case !t.Valid():
 		return fmt.Errorf("pack: add %s: invalid blob type %d", id, uint8(t))
-	case len(stored) == 0:
+	case n <= 0:
 		return fmt.Errorf("pack: add %s blob %s: no stored bytes", t, id)
 	case len(w.entries) >= MaxEntries:
 		return fmt.Errorf("pack: add %s blob %s: pack already holds %d blobs, the maximum", t, id, MaxEntries)
@@ -63,8 +71,8 @@ func (w *Writer) Add(t BlobType, id ID, rawLength uint64, stored []byte) error {
 	if _, dup := w.seen[key]; dup {
 		return fmt.Errorf("pack: add %s blob %s: already in this pack", t, id)
 	}
-	if _, err := w.out.Write(stored); err != nil {
-		w.err = fmt.Errorf("pack: write %s blob %s: %w", t, id, err)
+	if m, err := io.CopyN(w.out, r, n); err != nil {
+		w.err = fmt.Errorf("pack: write %s blob %s (%d of %d bytes): %w", t, id, m, n, err)
 		return w.err
 	}
 	w.seen[key] = struct{}{}
@@ -72,10 +80,10 @@ func (w *Writer) Add(t BlobType, id ID, rawLength uint64, stored []byte) error {
 		Type:      t,
 		ID:        id,
 		Offset:    uint64(w.size),
-		Length:    uint64(len(stored)),
+		Length:    uint64(n),
 		RawLength: rawLength,
 	})
-	w.size += int64(len(stored))
+	w.size += n
 	return nil
 }
 

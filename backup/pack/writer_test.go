@@ -65,7 +65,7 @@ func writePack(t testing.TB, blobs []blob) ([]byte, []Entry) {
 }
 
 func TestBlobTypeString(t *testing.T) {
-	tests := map[BlobType]string{0: "BlobType(0)", Data: "data", Tree: "tree", ChunkList: "chunklist", 4: "BlobType(4)", 255: "BlobType(255)"}
+	tests := map[BlobType]string{0: "BlobType(0)", Data: "data", Tree: "tree", ChunkList: "chunklist", Data64: "data64", 5: "BlobType(5)", 255: "BlobType(255)"}
 	for bt, want := range tests {
 		if got := bt.String(); got != want {
 			t.Errorf("BlobType(%d).String() = %q, want %q", uint8(bt), got, want)
@@ -104,7 +104,7 @@ func TestWriterRefuses(t *testing.T) {
 		want string
 	}{
 		{"type 0", func(w *Writer) error { return w.Add(0, id, 1, []byte{1}) }, "invalid blob type 0"},
-		{"type 4", func(w *Writer) error { return w.Add(4, id, 1, []byte{1}) }, "invalid blob type 4"},
+		{"type 5", func(w *Writer) error { return w.Add(5, id, 1, []byte{1}) }, "invalid blob type 5"},
 		{"empty blob", func(w *Writer) error { return w.Add(Data, id, 0, nil) }, "no stored bytes"},
 		{"duplicate", func(w *Writer) error {
 			if err := w.Add(Tree, id, 1, []byte{1}); err != nil {
