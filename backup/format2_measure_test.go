@@ -576,7 +576,7 @@ func TestMeasureCompression(t *testing.T) {
 	variants := []variant{
 		{"fastest+alllit", append(base[:3:3], zstd.WithEncoderLevel(zstd.SpeedFastest)), false},
 		{"b64lines+fastest (repository)", append(base[:3:3], zstd.WithEncoderLevel(zstd.SpeedFastest)), true},
-		{"b64lines+default", append(base[:3:3], zstd.WithEncoderLevel(zstd.SpeedDefault)), true},
+		{"b64lines+fastest window 1 MiB", []zstd.EOption{zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(1 << 20), zstd.WithAllLitEntropyCompression(true), zstd.WithEncoderLevel(zstd.SpeedFastest)}, true},
 		{"default+alllit", append(base[:3:3], zstd.WithEncoderLevel(zstd.SpeedDefault)), false},
 	}
 	for _, v := range variants {

@@ -24,6 +24,18 @@ import (
 // edit stores only the chunks it touched and memory stays one chunk.
 const chunkMin = 4 << 20
 
+// The chunker's parameters (part of format 2: writers with others store the
+// same body as other chunks, dedup then fails but nothing breaks). Chunks
+// are 512 KiB–2 MiB, ~1 MiB on average: restic's minimum and average with a
+// quarter of its 8 MiB maximum, because the chunk being cut is held in
+// memory. With 19 average bits a chunk reaches the maximum (a cut that is
+// not content-defined) with probability e^-3 ≈ 5%.
+const (
+	chunkLow     = 512 << 10
+	chunkHigh    = 2 << 20
+	chunkAvgBits = 19
+)
+
 // PutStats says what one PutObject did.
 type PutStats struct {
 	Uploaded   bool  // false when an identical body was already stored
@@ -49,17 +61,21 @@ func parseHash(h string) (pack.ID, bool) {
 	return id, true
 }
 
-var smallBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+var (
+	smallBufs  = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+	b64Writers sync.Pool // *b64lines.Writer
+)
 
 // maxPooledBuf bounds the buffers kept in smallBufs. Most mail is well below
-// it; a buffer grown for a multi-MiB body or chunk goes back to the garbage
-// collector instead of staying in the pool (measured: pooled 4–8 MiB
-// buffers were half of the peak live heap of a 4-user mail backup).
-const maxPooledBuf = 1 << 20
+// it; a buffer grown for a larger blob goes back to the garbage collector
+// instead of staying in the pool (measured: pooled 4–8 MiB buffers were
+// half of the peak live heap of a 4-user mail backup).
+const maxPooledBuf = bigBody
 
-// bigBody is the size above which a body takes the repository's big-body
-// slot (PutObject).
-const bigBody = 1 << 20
+// bigBody is the size from which a body is spooled to a file and takes the
+// repository's big-body slot (PutObject). 95% of mail is text below 50 KB;
+// the rest is mostly attachments of 0.5–5 MB, which then never sit in memory.
+const bigBody = 256 << 10
 
 func putSmallBuf(b *bytes.Buffer) {
 	if b.Cap() <= maxPooledBuf {
@@ -80,11 +96,11 @@ func (r *Repository) PutObject(ctx context.Context, rd io.Reader) (sources.Body,
 	buf := smallBufs.Get().(*bytes.Buffer)
 	buf.Reset()
 	defer putSmallBuf(buf)
-	n, err := buf.ReadFrom(io.LimitReader(rd, bigBody+1))
+	n, err := readUpTo(buf, rd, bigBody)
 	if err != nil {
 		return sources.Body{}, PutStats{}, fmt.Errorf("repository: read body: %w", err)
 	}
-	if n <= bigBody {
+	if n < bigBody {
 		id := pack.ID(sha256.Sum256(buf.Bytes()))
 		ps, err := r.putBlob(ctx, pack.Data, id, buf.Bytes())
 		return sources.Body{Hash: id.String(), Size: n}, ps, err
@@ -96,6 +112,27 @@ func (r *Repository) PutObject(ctx context.Context, rd io.Reader) (sources.Body,
 	}
 	defer func() { <-r.bigBodies }()
 	return r.putBig(ctx, io.MultiReader(bytes.NewReader(buf.Bytes()), rd))
+}
+
+// readUpTo reads rd into buf until EOF or limit bytes. Unlike
+// Buffer.ReadFrom it never grows buf past limit: a body of exactly the pool
+// limit must not leave a doubled buffer behind for every large body.
+func readUpTo(buf *bytes.Buffer, rd io.Reader, limit int) (int64, error) {
+	for buf.Len() < limit {
+		if buf.Available() == 0 {
+			buf.Grow(min(max(buf.Cap(), 16<<10), limit-buf.Len()))
+		}
+		p := buf.AvailableBuffer()
+		m, err := rd.Read(p[:min(cap(p), limit-buf.Len())])
+		buf.Write(p[:m]) // in place: no copy beyond the read itself
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return int64(buf.Len()), err
+		}
+	}
+	return int64(buf.Len()), nil
 }
 
 // putBlob compresses and adds one blob held in memory unless it is known.
@@ -130,7 +167,12 @@ func (r *Repository) compress(w io.Writer, t pack.BlobType, src io.Reader) (pack
 		}
 		return t, err
 	}
-	bw := b64lines.NewWriter(e)
+	bw, _ := b64Writers.Get().(*b64lines.Writer)
+	if bw == nil {
+		bw = b64lines.NewWriter(e)
+	}
+	bw.Reset(e)
+	defer func() { bw.Reset(nil); b64Writers.Put(bw) }()
 	_, err := io.Copy(bw, src)
 	if cerr := bw.Close(); err == nil {
 		err = cerr
@@ -197,8 +239,9 @@ func (r *Repository) putBlobSpooled(ctx context.Context, sp *spool, t pack.BlobT
 // putChunked cuts a spooled body into content-defined chunks, stores each,
 // then the chunk list under id, the hash of the whole body.
 func (r *Repository) putChunked(ctx context.Context, sp *spool, id pack.ID, src io.Reader) (PutStats, error) {
-	ch := chunker.New(src, r.pol)
-	buf := make([]byte, chunker.MaxSize)
+	ch := chunker.NewWithBoundaries(src, r.pol, chunkLow, chunkHigh)
+	ch.SetAverageBits(chunkAvgBits)
+	buf := make([]byte, chunkHigh)
 	var (
 		list  []byte
 		count int

@@ -77,6 +77,12 @@ func NewWriter(w io.Writer) *Writer {
 	return &Writer{w: w}
 }
 
+// Reset makes t a new Writer writing to w, keeping its buffers (pooled
+// writers do not re-grow them for every blob).
+func (t *Writer) Reset(w io.Writer) {
+	*t = Writer{w: w, lit: t.lit[:0], line: t.line[:0], run: t.run[:0], hdr: t.hdr[:0]}
+}
+
 // Write transforms p. Errors from the underlying writer are sticky.
 func (t *Writer) Write(p []byte) (int, error) {
 	n := len(p)
