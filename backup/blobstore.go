@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -46,9 +47,14 @@ type packEntries struct {
 }
 
 type openPack struct {
-	f *os.File
-	w *pack.Writer
+	f  *os.File
+	bw *bufio.Writer // f buffered: most blobs are a few KiB, one write each would be a syscall each
+	w  *pack.Writer
 }
+
+// spoolBuf is the write and read size of spool files: large enough that
+// syscalls cost little next to hashing and compressing.
+const spoolBuf = 256 << 10
 
 // maxPackUploads bounds packs in flight (each is a spool file, not memory).
 const maxPackUploads = 3
@@ -121,7 +127,8 @@ func (b *blobStore) addFrom(ctx context.Context, t pack.BlobType, id pack.ID, ra
 		if err != nil {
 			return false, fmt.Errorf("repository: pack spool in %s: %w", b.r.spoolDir, err)
 		}
-		b.open[k] = &openPack{f: f, w: pack.NewWriter(f)}
+		bw := bufio.NewWriterSize(f, spoolBuf)
+		b.open[k] = &openPack{f: f, bw: bw, w: pack.NewWriter(bw)}
 	}
 	if err := b.open[k].w.AddFrom(t, id, uint64(rawLen), r, n); err != nil {
 		return false, fmt.Errorf("repository: add blob %s to pack: %w", id, err)
@@ -177,6 +184,9 @@ func (b *blobStore) uploadPack(ctx context.Context, op *openPack) (err error) {
 		}
 	}()
 	id, size, err := op.w.Finish()
+	if err == nil {
+		err = op.bw.Flush()
+	}
 	if err != nil {
 		return fmt.Errorf("repository: finish pack: %w", err)
 	}

@@ -111,7 +111,47 @@ func (r *Repository) PutObject(ctx context.Context, rd io.Reader) (sources.Body,
 		return sources.Body{}, PutStats{}, ctx.Err()
 	}
 	defer func() { <-r.bigBodies }()
-	return r.putBig(ctx, io.MultiReader(bytes.NewReader(buf.Bytes()), rd))
+	rest := io.MultiReader(bytes.NewReader(buf.Bytes()), rd)
+	if sz, ok := rd.(sources.SizedReader); ok && sz.Size() <= chunkMin {
+		return r.putOnePass(ctx, rest)
+	}
+	return r.putBig(ctx, rest)
+}
+
+// putOnePass stores a body its reader says is at most chunkMin (a Size
+// method, as an IMAP literal has): one blob, so it is hashed while it is
+// compressed into the spool, and never written raw. A known body then costs
+// a wasted compression, which a full backup rarely has and an incremental
+// one never (sources skip bodies they know by hash or ID).
+func (r *Repository) putOnePass(ctx context.Context, rd io.Reader) (sources.Body, PutStats, error) {
+	sp, err := newSpool(r.spoolDir)
+	if err != nil {
+		return sources.Body{}, PutStats{}, err
+	}
+	defer sp.close()
+	whole := sha256.New()
+	cr := &countingReader{r: io.TeeReader(rd, whole)}
+	cw := &countingWriter{w: sp.zw}
+	t, err := r.compress(cw, pack.Data, io.LimitReader(cr, chunkMin+1))
+	if err == nil {
+		err = sp.zw.Flush()
+	}
+	if err != nil {
+		return sources.Body{}, PutStats{}, fmt.Errorf("repository: read and compress body: %w", err)
+	}
+	if cr.n > chunkMin {
+		return sources.Body{}, PutStats{}, fmt.Errorf("repository: body longer than the %d bytes its reader announced", chunkMin)
+	}
+	id := pack.ID(whole.Sum(nil))
+	body := sources.Body{Hash: id.String(), Size: cr.n}
+	if r.blobs.lookupLocal(id) {
+		return body, PutStats{}, nil
+	}
+	added, err := r.blobs.addFrom(ctx, t, id, int(cr.n), reader(sp.z, cw.n), cw.n)
+	if err != nil || !added {
+		return body, PutStats{}, err
+	}
+	return body, PutStats{Uploaded: true, Compressed: cw.n}, nil
 }
 
 // readUpTo reads rd into buf until EOF or limit bytes. Unlike
@@ -194,7 +234,10 @@ func (r *Repository) putBig(ctx context.Context, rd io.Reader) (sources.Body, Pu
 	}
 	defer sp.close()
 	whole := sha256.New()
-	n, err := io.Copy(io.MultiWriter(sp.raw, whole), rd)
+	n, err := io.Copy(io.MultiWriter(sp.rw, whole), rd)
+	if err == nil {
+		err = sp.rw.Flush()
+	}
 	if err != nil {
 		return sources.Body{}, PutStats{}, fmt.Errorf("repository: read body: %w", err)
 	}
@@ -203,7 +246,7 @@ func (r *Repository) putBig(ctx context.Context, rd io.Reader) (sources.Body, Pu
 	if r.blobs.lookupLocal(id) {
 		return body, PutStats{}, nil
 	}
-	src := io.NewSectionReader(sp.raw, 0, n)
+	src := reader(sp.raw, n)
 	if n <= chunkMin {
 		ps, err := r.putBlobSpooled(ctx, sp, pack.Data, id, src, n)
 		return body, ps, err
@@ -229,7 +272,7 @@ func (r *Repository) putBlobSpooled(ctx context.Context, sp *spool, t pack.BlobT
 	if err != nil {
 		return PutStats{}, fmt.Errorf("repository: compress blob %s: %w", id, err)
 	}
-	added, err := r.blobs.addFrom(ctx, t, id, int(rawLen), io.NewSectionReader(sp.z, 0, cw.n), cw.n)
+	added, err := r.blobs.addFrom(ctx, t, id, int(rawLen), reader(sp.z, cw.n), cw.n)
 	if err != nil || !added {
 		return PutStats{}, err
 	}

@@ -86,3 +86,42 @@ func spoolFiles(es []os.DirEntry, prefix string) []string {
 	}
 	return out
 }
+
+type sized struct {
+	io.Reader
+	n int64
+}
+
+func (s sized) Size() int64 { return s.n }
+
+// A reader that announces its size is stored in one pass, with the same
+// address and bytes as any other; one that lies is refused, not truncated.
+func TestPutObjectSizedReader(t *testing.T) {
+	ctx := context.Background()
+	r, _ := testRepo(t)
+	for _, n := range []int{bigBody, 3 << 20, chunkMin} {
+		body := mailLike(n, 7)
+		b, ps, err := r.PutObject(ctx, sized{bytes.NewReader(body), int64(n)})
+		if err != nil || !ps.Uploaded || b.Hash != pack.Hash(body).String() || b.Size != int64(n) {
+			t.Fatalf("%d bytes: %+v %+v %v", n, b, ps, err)
+		}
+		if _, ps, err := r.PutObject(ctx, sized{bytes.NewReader(body), int64(n)}); err != nil || ps.Uploaded {
+			t.Fatalf("%d bytes again: uploaded %v, err %v", n, ps.Uploaded, err)
+		}
+		if err := r.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		rc, err := r.OpenObject(ctx, b.Hash)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(rc)
+		if !bytes.Equal(got, body) {
+			t.Fatalf("%d bytes: read back %d bytes that differ", n, len(got))
+		}
+	}
+	liar := mailLike(chunkMin+10, 8)
+	if _, _, err := r.PutObject(ctx, sized{bytes.NewReader(liar), 2 << 20}); err == nil {
+		t.Fatal("a body longer than announced was stored")
+	}
+}

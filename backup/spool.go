@@ -13,7 +13,7 @@ import (
 // leaves them for the next start-up's clean-up of y360body-* files.
 type spool struct {
 	raw, z *os.File
-	zw     *bufio.Writer
+	rw, zw *bufio.Writer // raw and z buffered
 }
 
 func newSpool(dir string) (*spool, error) {
@@ -27,7 +27,7 @@ func newSpool(dir string) (*spool, error) {
 		os.Remove(raw.Name())
 		return nil, fmt.Errorf("repository: body spool in %s: %w", dir, err)
 	}
-	return &spool{raw: raw, z: z, zw: bufio.NewWriterSize(z, 64<<10)}, nil
+	return &spool{raw: raw, z: z, rw: bufio.NewWriterSize(raw, spoolBuf), zw: bufio.NewWriterSize(z, spoolBuf)}, nil
 }
 
 // rewind empties z for the next blob.
@@ -40,6 +40,11 @@ func (s *spool) rewind() error {
 	}
 	s.zw.Reset(s.z)
 	return nil
+}
+
+// reader returns a buffered reader of n bytes of f from the start.
+func reader(f *os.File, n int64) io.Reader {
+	return bufio.NewReaderSize(io.NewSectionReader(f, 0, n), spoolBuf)
 }
 
 func (s *spool) close() {
@@ -56,6 +61,17 @@ type countingWriter struct {
 
 func (c *countingWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
 	c.n += int64(n)
 	return n, err
 }

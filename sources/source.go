@@ -93,7 +93,8 @@ type Container interface {
 
 	// PutBody streams r into the object store and returns its address. Memory
 	// use is bounded whatever the size of r. An identical body already stored
-	// (by any user, any run) is not uploaded again.
+	// (by any user, any run) is not uploaded again. If r is a SizedReader
+	// the store may rely on its size.
 	PutBody(ctx context.Context, r io.Reader) (Body, error)
 	// HasBody reports whether a body with this hash is known to be stored.
 	HasBody(ctx context.Context, hash string) bool
@@ -175,4 +176,13 @@ type RestoreTarget struct {
 type Restorer interface {
 	RestoreContainer(ctx context.Context, u User, tok TokenSource, t RestoreTarget,
 		items []RestoreItem, fail func(item string, err error)) (written int, err error)
+}
+
+// SizedReader is a body reader that knows how many bytes it will yield (an
+// IMAP literal announces it) and fails if it yields another number. The
+// store then stores a body of up to a few MiB in one pass instead of
+// spooling it first.
+type SizedReader interface {
+	io.Reader
+	Size() int64
 }

@@ -8,6 +8,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/y360backup/y360backup/sources"
 )
 
 // deadlineConn is the raw TCP connection under TLS and imapclient. It owns the
@@ -124,6 +126,12 @@ type trackingReader struct {
 	// goroutine then owns the connection again, so it must not be read more.
 	ended bool
 }
+
+// Size is the literal's announced size, which Read enforces
+// (sources.SizedReader).
+func (t *trackingReader) Size() int64 { return t.size }
+
+var _ sources.SizedReader = (*trackingReader)(nil)
 
 func (t *trackingReader) Read(p []byte) (int, error) {
 	if t.err != nil {
