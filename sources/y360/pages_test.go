@@ -51,7 +51,9 @@ func TestListPagesStops(t *testing.T) {
 		wantHits  int64
 		wantErr   string
 	}{
-		{"pages field", func(p int) string { return fmt.Sprintf(`{"x":%s,"page":%d,"pages":3,"perPage":2,"total":6}`, items(p*2, 2), p) }, 6, 3, ""},
+		{"pages field", func(p int) string {
+			return fmt.Sprintf(`{"x":%s,"page":%d,"pages":3,"perPage":2,"total":6}`, items(p*2, 2), p)
+		}, 6, 3, ""},
 		{"lying pages stop at total", func(p int) string {
 			return fmt.Sprintf(`{"x":%s,"pages":999999999,"perPage":2,"total":5}`, items(p*2, min(2, 5-(p-1)*2)))
 		}, 5, 3, ""},
