@@ -34,7 +34,7 @@ func TestAddRejectsBrokenJSON(t *testing.T) {
 
 func TestParseMembersBothShapes(t *testing.T) {
 	cases := map[string]string{
-		`{"users":[{"id":"2"},{"id":"1"}],"groups":[{"id":5}],"departments":[{"id":3}]}`:                                              "department 3,group 5,user 1,user 2",
+		`{"users":[{"id":"2"},{"id":"1"}],"groups":[{"id":5}],"departments":[{"id":3}]}`:                                       "department 3,group 5,user 1,user 2",
 		`{"members":[{"type":"user","id":"1"},{"type":"department","id":3},{"type":"group","id":"5"},{"type":"user","id":2}]}`: "department 3,group 5,user 1,user 2",
 		`{}`: "",
 	}
