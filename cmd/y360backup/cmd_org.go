@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/y360backup/y360backup/backup"
+	"github.com/y360backup/y360backup/backup/config"
 	"github.com/y360backup/y360backup/backup/orgview"
 	"github.com/y360backup/y360backup/sources/org"
 )
@@ -59,8 +60,9 @@ func newOrgPlanCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "plan-restore SNAPSHOT",
 		Short: "Print (never run) the API calls that would recreate departments, groups, memberships and rules missing since SNAPSHOT",
-		Long: `Compares the organization as backed up in SNAPSHOT with a later state (--against, default
-the latest snapshot; back up first for an up-to-date view) and prints a bash script of
+		Long: `Compares the organization as backed up in SNAPSHOT with a later state (--against: a snapshot,
+by default the latest, or "live" to read the organization now through the admin API, read
+only) and prints a bash script of
 Yandex 360 API calls that would recreate what is missing: departments (parents first),
 groups, group memberships, users' departments and the mail routing rules. Nothing is
 executed: review the script, then run it yourself. Users who left are listed, not recreated.`,
@@ -71,18 +73,29 @@ executed: review the script, then run it yourself. Users who left are listed, no
 				return err
 			}
 			defer repo.Close()
-			want, target, err := loadOrgPair(cmd, repo, args[0], opts.against)
+			against := opts.against
+			if against == "live" {
+				against = args[0] // loaded twice, cheap; replaced below
+			}
+			want, target, err := loadOrgPair(cmd, repo, args[0], against)
 			if err != nil {
 				return err
+			}
+			targetName := "snapshot " + target.snap.ID
+			if opts.against == "live" {
+				if target, err = liveOrg(cmd, cfg); err != nil {
+					return err
+				}
+				targetName = "the live organization " + cfg.Organization.ID
 			}
 			printProblems(cmd.ErrOrStderr(), want, target)
 			return org.Plan(cmd.OutOrStdout(), want.st, target.st, org.PlanOptions{
 				OrgID: cfg.Organization.ID, APIBase: cfg.API.DirectoryURL,
-				Source: "snapshot " + want.snap.ID, Target: "snapshot " + target.snap.ID,
+				Source: "snapshot " + want.snap.ID, Target: targetName,
 			})
 		},
 	}
-	cmd.Flags().StringVar(&opts.against, "against", "latest", "snapshot that stands for the organization as it is now")
+	cmd.Flags().StringVar(&opts.against, "against", "latest", `snapshot that stands for the organization as it is now, or "live" to read it through the API`)
 	return cmd
 }
 
@@ -109,10 +122,31 @@ func loadOrgPair(cmd *cobra.Command, repo *backup.Repository, a, b string) (orgS
 	return out[0], out[1], nil
 }
 
+// liveOrg reads the organization now (read-only admin calls).
+func liveOrg(cmd *cobra.Command, cfg *config.Config) (orgSnap, error) {
+	client, err := newOrgClient(cfg, politeTransport(cfg, nil).Client())
+	if err != nil {
+		return orgSnap{}, err
+	}
+	c := org.NewConfig()
+	if cfg.Sources.Org.PerPage > 0 {
+		c.PerPage = cfg.Sources.Org.PerPage
+	}
+	st, problems, err := org.FetchState(cmd.Context(), client, c)
+	if err != nil {
+		return orgSnap{}, fmt.Errorf("read the live organization: %w", err)
+	}
+	return orgSnap{st: st, problems: problems}, nil
+}
+
 func printProblems(w io.Writer, snaps ...orgSnap) {
 	for _, s := range snaps {
+		where := "the live organization"
+		if s.snap != nil {
+			where = "snapshot " + s.snap.ID
+		}
 		for _, p := range s.problems {
-			fmt.Fprintf(w, "  WARNING: snapshot %s: %s (left out)\n", s.snap.ID, p)
+			fmt.Fprintf(w, "  WARNING: %s: %s (left out)\n", where, p)
 		}
 	}
 }

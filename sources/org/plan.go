@@ -197,7 +197,8 @@ func (p *planner) userDepartments() {
 		if t.ID == "" || u.DepartmentID == "" || u.DepartmentID == t.DepartmentID {
 			continue
 		}
-		p.comment("user %s: back to department %s (now in %s); path UNCONFIRMED", u.Email, u.DepartmentID, t.DepartmentID)
+		p.comment("user %s: back to %s (now in %s); path and body UNCONFIRMED", u.Email,
+			deptName(p.want, u.DepartmentID), deptName(p.target, t.DepartmentID))
 		p.call("", "PATCH", "/directory/v1/org/$ORG_ID/users/"+pathEscape(uid), map[string]any{"departmentId": p.ref("department", u.DepartmentID)})
 	}
 }

@@ -176,3 +176,24 @@ func TestAdminTokenRefusedFailsTheSource(t *testing.T) {
 		t.Fatalf("err = %v, want admin token refused", err)
 	}
 }
+
+func TestFetchStateReadsTheLiveOrg(t *testing.T) {
+	e := newEnv(t, bigOrg(), 3)
+	e.emu.AddFault(y360emu.Fault{PathPrefix: "/directory/v1/org/" + y360emu.DemoOrgID + "/domains", Status: http.StatusBadRequest})
+	st, problems, err := org.FetchState(context.Background(), e.c, org.NewConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Users) != 8 || len(st.Departments) != 8 || len(st.Groups) != 7 || len(st.Members) != 7 || st.RoutingRules == nil {
+		t.Errorf("state: %d users, %d departments, %d groups, %d member lists, rules %s",
+			len(st.Users), len(st.Departments), len(st.Groups), len(st.Members), st.RoutingRules)
+	}
+	if len(problems) != 1 || !strings.Contains(problems[0], "domains listing") {
+		t.Errorf("problems = %v, want the failed domains listing only", problems)
+	}
+	for _, h := range e.emu.Hits("/") {
+		if strings.Contains(h.Path, "/settings/") {
+			t.Fatalf("mail settings read for a plan: %s", h.Path)
+		}
+	}
+}
