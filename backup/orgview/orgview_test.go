@@ -35,6 +35,9 @@ func newEnv(t *testing.T) *env {
 	o := y360emu.DefaultOrg()
 	d := y360emu.DemoOrgData()
 	d.Groups = append(d.Groups, y360emu.Group{ID: 7, Name: hostile, Members: []y360emu.Member{{Type: "user", ID: "1130000000000005"}}})
+	// Ids with path characters: a domain (listed) and a shared mailbox (fetched by id).
+	d.Domains = append(d.Domains, y360emu.Domain{Name: "../../etc/passwd"})
+	d.Shared = append(d.Shared, y360emu.Mailbox{ID: "a/b c?#%", Email: "odd@demo.y360.test"})
 	o.Org = &d
 	emu := y360emu.New(o)
 	base := emu.Start()
@@ -189,6 +192,18 @@ func exportOrg(t *testing.T, e *env, snap *backup.Snapshot) {
 	if err != nil || !bytes.HasPrefix(csv, []byte("id,name,type")) || !bytes.Contains(csv, []byte(`"'=x'; rm -rf ~`)) {
 		t.Errorf("groups.csv (formula must be defused): %v\n%s", err, csv)
 	}
+	// Ids with path characters become one safe file name inside their kind's folder.
+	for _, f := range []string{"domains/.._.._etc_passwd.json", "shared_mailboxes/a_b c_#%.json"} {
+		if _, err := os.Stat(filepath.Join(out, "org", "org", f)); err != nil {
+			t.Errorf("export lacks %s: %v", f, err)
+		}
+	}
+	filepath.WalkDir(out, func(p string, _ os.DirEntry, err error) error {
+		if rel, _ := filepath.Rel(out, p); strings.HasPrefix(rel, "..") || strings.Contains(p, "passwd") && !strings.HasPrefix(rel, "org/org/domains/") {
+			t.Errorf("export wrote outside its folders: %s", p)
+		}
+		return err
+	})
 	for _, f := range []string{"users.csv", "group_members.csv", "mailbox_actors.csv", "mail_user_rules.csv", "shared_mailboxes.csv"} {
 		if _, err := os.Stat(filepath.Join(out, "org", "org", f)); err != nil {
 			t.Errorf("export lacks %s: %v", f, err)
