@@ -41,7 +41,7 @@ type env struct {
 	src *org.Source
 }
 
-func newEnv(t *testing.T, o y360emu.Options, perPage int) *env {
+func newEnv(t testing.TB, o y360emu.Options, perPage int) *env {
 	t.Helper()
 	emu := y360emu.New(o)
 	base := emu.Start()
