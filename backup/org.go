@@ -14,8 +14,10 @@ import (
 // contends with users' leases.
 const OrgUserID = "org"
 
-// OrgUser is the pseudo-user org-wide sources are run for.
-var OrgUser = sources.User{ID: OrgUserID, Email: OrgUserID, Nickname: "organization", Enabled: true}
+// OrgUser returns the pseudo-user org-wide sources are run for.
+func OrgUser() sources.User {
+	return sources.User{ID: OrgUserID, Email: OrgUserID, Nickname: "organization", Enabled: true}
+}
 
 // wantOrg reports whether this run backs up the organization itself: it
 // has org sources and is not restricted to some users (unless one of them

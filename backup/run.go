@@ -26,7 +26,7 @@ type RunOptions struct {
 	Users   UserLister
 	Sources []sources.Source
 	// OrgSources run once per run, not per user, for the organization's
-	// pseudo-user OrgUser (sources/org). They are skipped when Only names
+	// pseudo-user OrgUser() (sources/org). They are skipped when Only names
 	// users, unless Only also names OrgUserID.
 	OrgSources []sources.Source
 	// Tokens returns the token source for a user.
@@ -98,7 +98,7 @@ func (r *Repository) Backup(ctx context.Context, opts RunOptions) (*Snapshot, er
 	nUsers := len(users)
 	if wantOrg(opts) {
 		// First, so its long per-user settings walk overlaps the users'.
-		users = append([]sources.User{OrgUser}, users...)
+		users = append([]sources.User{OrgUser()}, users...)
 		rs.plan(users[:1], opts.OrgSources)
 	}
 	stopTicker := r.checkpointEvery(ctx, rs, log)

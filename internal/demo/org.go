@@ -17,7 +17,7 @@ import (
 // source stores it, into "source container" → hash → count.
 func (w *world) expectedOrg(ctx context.Context) (map[string]map[string]int, error) {
 	st := sourcetest.New()
-	if err := w.orgSrc[0].Backup(ctx, backup.OrgUser, nil, st); err != nil {
+	if err := w.orgSrc[0].Backup(ctx, backup.OrgUser(), nil, st); err != nil {
 		return nil, fmt.Errorf("demo: read the organization: %w", err)
 	}
 	if len(st.Failures) > 0 {

@@ -1,7 +1,6 @@
 package y360
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -11,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 )
 
 // Bounds of the raw admin-API readers (ListPages, GetRaw). Answers of the
@@ -48,7 +48,7 @@ func (c *Client) ListPages(ctx context.Context, path string, keys []string, perP
 		perPage = defaultPerReq
 	}
 	sep := "?"
-	if bytes.ContainsRune([]byte(path), '?') {
+	if strings.Contains(path, "?") {
 		sep = "&"
 	}
 	seen := 0
