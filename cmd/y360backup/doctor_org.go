@@ -14,11 +14,11 @@ import (
 // (docs/org.md), sorted; the service-application list needs the org owner.
 func orgScopes(cfg *config.Config) []string {
 	seen := map[string]bool{}
-	for kind, s := range org.Scopes {
+	for _, kind := range org.Kinds() {
 		if cfg.Sources.Org.SkipMailSettings && (kind == org.KindUserRules || kind == org.KindSenderInfo) {
 			continue
 		}
-		seen[s] = true
+		seen[org.Scope(kind)] = true
 	}
 	out := make([]string, 0, len(seen))
 	for s := range seen {

@@ -31,8 +31,10 @@ func Kinds() []string {
 		KindDelegated, KindActors, KindRoutingRules, KindUserRules, KindSenderInfo, KindServiceApps}
 }
 
-// Scopes maps each kind to the admin-token scope it needs (docs/org-api.md §2).
-var Scopes = map[string]string{
+// Scope is the admin-token scope reading kind needs (docs/org-api.md §2).
+func Scope(kind string) string { return scopes[kind] }
+
+var scopes = map[string]string{
 	KindUsers:        "directory:read_users",
 	KindDepartments:  "directory:read_departments",
 	KindGroups:       "directory:read_groups",

@@ -160,7 +160,7 @@ func (r *run) listShared(ctx context.Context) error {
 					_ = w.finish(context.WithoutCancel(ctx), false)
 					return terr
 				}
-				r.st.Skip("shared mailbox "+ref.id, DelegateCause)
+				r.needsDelegate("shared mailbox " + ref.id)
 				continue
 			}
 			raw = b
@@ -176,7 +176,7 @@ func (r *run) listShared(ctx context.Context) error {
 			_ = w.finish(context.WithoutCancel(ctx), false)
 			return err
 		}
-		r.st.Skip("shared mailbox "+label, DelegateCause)
+		r.needsDelegate("shared mailbox " + label)
 	}
 	r.boxesOK = lerr == nil
 	return w.finish(ctx, lerr == nil)
@@ -207,19 +207,36 @@ func (r *run) listDelegated(ctx context.Context) error {
 			if label == "" {
 				label = id
 			}
-			r.st.Skip("delegated mailbox "+label+" (owner blocked or not a user)", DelegateCause)
+			r.needsDelegate("delegated mailbox " + label + " (owner blocked or not a user)")
 		}
 	})
 	r.boxesOK = r.boxesOK && ok
 	return err
 }
 
-// reportBlocked lists blocked users' mailboxes: service-application tokens
-// cannot open them over IMAP either.
+// reportBlocked lists blocked users' mailboxes (service-application tokens
+// cannot open them over IMAP either), then sums up the mailboxes past the
+// per-item limit.
 func (r *run) reportBlocked() {
 	for _, u := range r.users {
 		if u.disabled && !u.robot {
-			r.st.Skip("mailbox of blocked user "+u.email, DelegateCause)
+			r.needsDelegate("mailbox of blocked user " + u.email)
 		}
+	}
+	if n := r.delegates - maxDelegateSkips; n > 0 {
+		r.st.Skip(fmt.Sprintf("%d more shared, delegated or blocked mailboxes (all are in the org backup: "+
+			"y360backup ls org org shared_mailboxes, delegated_mailboxes, users)", n), DelegateCause)
+	}
+}
+
+// maxDelegateSkips is how many mailboxes are named one by one in the run's
+// report (which keeps 200 skips at most); the rest are counted in one line.
+const maxDelegateSkips = 150
+
+// needsDelegate reports a mailbox the backup cannot open.
+func (r *run) needsDelegate(what string) {
+	r.delegates++
+	if r.delegates <= maxDelegateSkips {
+		r.st.Skip(what, DelegateCause)
 	}
 }

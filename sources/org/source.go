@@ -52,6 +52,7 @@ type run struct {
 	usersOK   bool     // the user list was read completely
 	groupsOK  bool
 	boxesOK   bool // both mailbox lists were read completely
+	delegates int  // mailboxes reported as needing delegate access
 }
 
 // Backup implements sources.Source. u is the organization's pseudo-user and
@@ -84,7 +85,7 @@ func (r *run) trouble(ctx context.Context, kind, what string, err error) error {
 		return ctx.Err()
 	}
 	if isForbidden(err) {
-		r.st.Skip(what, fmt.Sprintf("not permitted (the admin token needs scope %s): %v", Scopes[kind], err))
+		r.st.Skip(what, fmt.Sprintf("not permitted (the admin token needs scope %s): %v", Scope(kind), err))
 		return nil
 	}
 	r.st.Fail(what, err)

@@ -197,3 +197,21 @@ func TestFetchStateReadsTheLiveOrg(t *testing.T) {
 		}
 	}
 }
+
+func TestManySharedMailboxesAreCountedNotDropped(t *testing.T) {
+	o := bigOrg()
+	for i := 0; i < 300; i++ {
+		o.Org.Shared = append(o.Org.Shared, y360emu.Mailbox{ID: strconv.Itoa(20000 + i), Email: fmt.Sprintf("s%d@demo.y360.test", i)})
+	}
+	e := newEnv(t, o, 1000)
+	st := sourcetest.New()
+	e.backup(t, st)
+	last := st.Skips[len(st.Skips)-1]
+	// 306 shared + 1 blocked = 307; 150 named, the rest in one line.
+	if len(st.Skips) != 151 || !strings.HasPrefix(last, "157 more shared, delegated or blocked mailboxes") {
+		t.Errorf("%d skips, last %q", len(st.Skips), last)
+	}
+	if n := len(st.Items(org.KindShared)); n != 306 {
+		t.Errorf("%d shared mailboxes stored, want 306", n)
+	}
+}
