@@ -3,7 +3,10 @@ package org
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+
+	"github.com/y360backup/y360backup/sources"
 )
 
 // perID fetches one object per id (a group's members, a mailbox's actors,
@@ -16,7 +19,7 @@ func (r *run) perID(ctx context.Context, kind string, ids []string, label func(s
 	if err != nil {
 		return err
 	}
-	stopped := false
+	stopped, got := false, 0
 	for _, id := range ids {
 		if ctx.Err() != nil {
 			stopped = true
@@ -25,12 +28,18 @@ func (r *run) perID(ctx context.Context, kind string, ids []string, label func(s
 		raw, err := r.s.api.GetRaw(ctx, path(id))
 		if err != nil {
 			w.keep(id)
+			if errors.Is(err, sources.ErrNotFound) && got > 0 {
+				// Deleted between the listing and this call.
+				r.st.Skip(fmt.Sprintf("%s %s", kind, label(id)), "gone since it was listed (404)")
+				continue
+			}
 			if terr := r.trouble(ctx, kind, fmt.Sprintf("%s %s", kind, label(id)), err); terr != nil {
 				stopped = true
 				break
 			}
-			if isForbidden(err) {
-				// One 403 means the token lacks the scope: the rest would
+			if isForbidden(err) || errors.Is(err, sources.ErrNotFound) {
+				// A 403, or a 404 before any success: the token lacks the
+				// scope or the endpoint does not exist; the rest would
 				// answer the same. Keep what is stored.
 				for _, rest := range ids {
 					w.keep(rest)
@@ -39,6 +48,7 @@ func (r *run) perID(ctx context.Context, kind string, ids []string, label func(s
 			}
 			continue
 		}
+		got++
 		if err := w.put(ctx, id, label(id), raw); err != nil {
 			_ = w.finish(context.WithoutCancel(ctx), false)
 			return err

@@ -78,11 +78,16 @@ func (s *Source) Backup(ctx context.Context, u sources.User, _ sources.TokenSour
 }
 
 // trouble records a kind's failure: a 403 as a skip naming the scope (the
-// token may simply not carry it), anything else as a failure. It returns
-// the error only when the run must stop (context done, store broken).
+// token may simply not carry it), a 404 as a skip too (some of these paths
+// are UNCONFIRMED: a missing endpoint must not fail every run), anything
+// else as a failure. It returns the error only when the run must stop.
 func (r *run) trouble(ctx context.Context, kind, what string, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
+	}
+	if errors.Is(err, sources.ErrNotFound) {
+		r.st.Skip(what, fmt.Sprintf("the API answered 404: no such endpoint here (its path is UNCONFIRMED, docs/org.md): %v", err))
+		return nil
 	}
 	if isForbidden(err) {
 		r.st.Skip(what, fmt.Sprintf("not permitted (the admin token needs scope %s): %v", Scope(kind), err))

@@ -215,3 +215,26 @@ func TestManySharedMailboxesAreCountedNotDropped(t *testing.T) {
 		t.Errorf("%d shared mailboxes stored, want 306", n)
 	}
 }
+
+func TestMissingEndpointIsOneSkip(t *testing.T) {
+	e := newEnv(t, bigOrg(), 1000)
+	// sender_info (path UNCONFIRMED) absent: every user would answer 404.
+	e.emu.AddFault(y360emu.Fault{PathPrefix: "/admin/v1/org/" + y360emu.DemoOrgID + "/mail/users/", Status: http.StatusNotFound})
+	st := sourcetest.New()
+	e.backup(t, st)
+	if len(st.Failures) > 0 {
+		t.Errorf("a missing endpoint failed the run: %v", st.Failures)
+	}
+	n := 0
+	for _, s := range st.Skips {
+		if strings.Contains(s, "404") {
+			n++
+		}
+	}
+	if n != 2 { // user_rules and sender_info, once each
+		t.Errorf("%d 404 skips, want 2:\n%s", n, strings.Join(st.Skips, "\n"))
+	}
+	if got := e.emu.Count("/admin/v1/org/" + y360emu.DemoOrgID + "/mail/users/"); got != 2 {
+		t.Errorf("%d settings requests, want 2 (stop at the first 404)", got)
+	}
+}
