@@ -17,7 +17,8 @@ import (
 const maxObject = 8 << 20
 
 // kinds State uses; the other containers are not read.
-var stateKinds = []string{org.KindUsers, org.KindDepartments, org.KindGroups, org.KindGroupMembers, org.KindRoutingRules}
+var stateKinds = []string{org.KindUsers, org.KindDepartments, org.KindGroups, org.KindGroupMembers, org.KindRoutingRules,
+	org.KindActors, org.KindShared}
 
 // Load returns the organization's state as of snap. An object that cannot
 // be read or parsed is reported in problems and left out; the state is

@@ -100,6 +100,8 @@ func TestSnapshotsDiffPlanAndExport(t *testing.T) {
 		d.Departments = d.Departments[:2]                                                                                      // Engineering removed
 		d.UserDepartments["1130000000000003"] = 2                                                                              // carol: Sales
 		d.RoutingRules = nil
+		d.Shared[0].Actors = []y360emu.Actor{{ActorID: "1130000000000002", Roles: []string{"shared_mailbox_reader"}},
+			{ActorID: "1130000000000006", Roles: []string{"shared_mailbox_owner"}}} // alice lost, bob fewer roles, frank gained
 	})
 	s2 := e.backup(t)
 	old, cur := e.load(t, s1), e.load(t, s2)
@@ -116,6 +118,10 @@ func TestSnapshotsDiffPlanAndExport(t *testing.T) {
 		`group "Engineers and sales" (id 2) removed`,
 		`user alice@demo.y360.test left group "Managers" (id 1)`,
 		`user dave@demo.y360.test joined group "Managers" (id 1)`,
+		`user alice@demo.y360.test lost access to mailbox support@demo.y360.test (shared_mailbox_owner)`,
+		`user bob@demo.y360.test changed roles on mailbox support@demo.y360.test (shared_mailbox_reader,shared_mailbox_sender → shared_mailbox_reader)`,
+		`user frank@demo.y360.test gained access to mailbox support@demo.y360.test (shared_mailbox_owner)`,
+		`mail routing rules changed`,
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("diff lacks %q:\n%s", want, got)

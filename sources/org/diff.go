@@ -8,8 +8,9 @@ import (
 
 // Change is one difference between two states of the organization.
 type Change struct {
-	// Kind: "user", "department", "group" (the object itself) or
-	// "membership" (Who joined/left Where).
+	// Kind: "user", "department", "group" (the object itself),
+	// "membership" (Who joined/left Where), "access" (Who gained/lost
+	// access to a mailbox Where) or "rules" (the routing rules changed).
 	Kind   string `json:"kind"`
 	Action string `json:"action"` // added, removed, renamed, moved, joined, left
 	// Where is the group or department concerned; Who the member or user.
@@ -23,7 +24,7 @@ type Change struct {
 func (c Change) String() string {
 	var b strings.Builder
 	switch c.Kind {
-	case "membership":
+	case "membership", "access":
 		fmt.Fprintf(&b, "%s %s %s", c.Who, c.Action, c.Where)
 	default:
 		fmt.Fprintf(&b, "%s %s", c.Where, c.Action)
@@ -48,9 +49,11 @@ func clean(s string) string {
 }
 
 // Diff lists what changed from old to cur: users, departments and groups
-// added or removed, renamed departments and groups, and who joined or left
+// added or removed, renamed departments and groups, who joined or left
 // which group (direct members of any type) or department (by the users'
-// departmentId). Changes come out grouped by kind, in id order.
+// departmentId), who gained or lost access to which shared or delegated
+// mailbox, and whether the routing rules changed. Changes come out grouped
+// by kind, in id order.
 func Diff(old, cur *State) []Change {
 	var out []Change
 	for _, id := range union(sortedKeys(old.Users), sortedKeys(cur.Users)) {
@@ -93,7 +96,49 @@ func Diff(old, cur *State) []Change {
 			}
 		}
 	}
+	out = diffActors(out, old, cur)
+	if old.RoutingRules != nil && cur.RoutingRules != nil && !jsonEqual(old.RoutingRules, cur.RoutingRules) {
+		out = append(out, Change{Kind: "rules", Action: "changed", Where: "mail routing rules"})
+	}
 	return out
+}
+
+// diffActors lists who gained or lost access to a shared or delegated
+// mailbox, or had their roles changed.
+func diffActors(out []Change, old, cur *State) []Change {
+	for _, box := range union(sortedKeys(old.Actors), sortedKeys(cur.Actors)) {
+		where := "mailbox " + box
+		if e := firstNonEmpty(cur.Mailboxes[box], old.Mailboxes[box]); e != "" {
+			where = "mailbox " + e
+		} else if u, ok := cur.Users[box]; ok {
+			where = "mailbox " + u.Email
+		}
+		was, now := old.Actors[box], cur.Actors[box]
+		if was == nil || now == nil {
+			continue // a mailbox read in one state only: nothing to compare
+		}
+		for _, uid := range union(sortedKeys(was), sortedKeys(now)) {
+			who := nameIn(cur, old, Member{Type: "user", ID: uid})
+			r0, in0 := was[uid]
+			r1, in1 := now[uid]
+			switch {
+			case !in0:
+				out = append(out, Change{Kind: "access", Action: "gained access to", Who: who, Where: where, Detail: r1})
+			case !in1:
+				out = append(out, Change{Kind: "access", Action: "lost access to", Who: who, Where: where, Detail: r0})
+			case r0 != r1:
+				out = append(out, Change{Kind: "access", Action: "changed roles on", Who: who, Where: where, Detail: r0 + " → " + r1})
+			}
+		}
+	}
+	return out
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 func appendObject(out []Change, kind, id, oldName, newName string, inOld, inCur bool) []Change {
@@ -160,7 +205,7 @@ func sortStrings(s []string) {
 // WriteDiff prints changes one per line (or a note that there are none).
 func WriteDiff(w io.Writer, changes []Change) error {
 	if len(changes) == 0 {
-		_, err := fmt.Fprintln(w, "no changes in users, departments, groups or memberships")
+		_, err := fmt.Fprintln(w, "no changes in users, departments, groups, memberships, mailbox access or routing rules")
 		return err
 	}
 	for _, c := range changes {

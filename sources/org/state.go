@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 )
 
 // State is an organization's structure as far as Diff and Plan need it,
@@ -17,6 +18,10 @@ type State struct {
 	Members map[string][]Member
 	// RoutingRules is the routing_rules answer as stored (nil = not backed up).
 	RoutingRules json.RawMessage
+	// Actors: by mailbox resource id, each actor's uid → roles (sorted, joined by ",").
+	Actors map[string]map[string]string
+	// Mailboxes: shared mailbox resource id → email, for messages.
+	Mailboxes map[string]string
 }
 
 // User is what State keeps of a user.
@@ -45,7 +50,8 @@ type Member struct {
 // NewState returns an empty State.
 func NewState() *State {
 	return &State{Users: map[string]User{}, Departments: map[string]Department{},
-		Groups: map[string]Group{}, Members: map[string][]Member{}}
+		Groups: map[string]Group{}, Members: map[string][]Member{},
+		Actors: map[string]map[string]string{}, Mailboxes: map[string]string{}}
 }
 
 // Add parses one stored object of kind (a container name) with item id.
@@ -96,6 +102,13 @@ func (s *State) Add(kind, id string, raw []byte) error {
 		if ms, err = ParseMembers(raw); err == nil {
 			s.Members[id] = ms
 		}
+	case KindActors:
+		err = s.addActors(id, raw)
+	case KindShared:
+		var m struct{ Email string }
+		if err = json.Unmarshal(raw, &m); err == nil {
+			s.Mailboxes[id] = m.Email
+		}
 	case KindRoutingRules:
 		if !json.Valid(raw) {
 			err = fmt.Errorf("not valid JSON")
@@ -106,6 +119,26 @@ func (s *State) Add(kind, id string, raw []byte) error {
 	if err != nil {
 		return fmt.Errorf("org: %s %s: %w", kind, id, err)
 	}
+	return nil
+}
+
+func (s *State) addActors(id string, raw []byte) error {
+	var body struct {
+		Actors []struct {
+			ActorID json.RawMessage `json:"actorId"`
+			Roles   []string        `json:"roles"`
+		} `json:"actors"`
+	}
+	if err := json.Unmarshal(raw, &body); err != nil {
+		return err
+	}
+	m := map[string]string{}
+	for _, a := range body.Actors {
+		roles := append([]string(nil), a.Roles...)
+		sort.Strings(roles)
+		m[idText(a.ActorID)] = strings.Join(roles, ",")
+	}
+	s.Actors[id] = m
 	return nil
 }
 
