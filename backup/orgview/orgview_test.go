@@ -144,7 +144,9 @@ func TestSnapshotsDiffPlanAndExport(t *testing.T) {
 		`call POST "/directory/v1/org/$ORG_ID/groups/$GROUP_2/members" '{"id":'"$DEPT_3"',"type":"department"}'`,
 		`call POST "/directory/v1/org/$ORG_ID/groups/1/members" '{"id":"1130000000000001","type":"user"}'`,
 		`call PATCH "/directory/v1/org/$ORG_ID/users/1130000000000003" '{"departmentId":'"$DEPT_3"'}'`,
-		`call PUT "/admin/v1/org/$ORG_ID/mail/routing/rules"`} {
+		`call PUT "/admin/v1/org/$ORG_ID/mail/routing/rules"`,
+		`call POST "/admin/v1/org/$ORG_ID/mailboxes/set/8000000000000001?actorId=1130000000000001" '{"roles":["shared_mailbox_owner"]}'`,
+		`call POST "/admin/v1/org/$ORG_ID/mailboxes/set/8000000000000001?actorId=1130000000000002" '{"roles":["shared_mailbox_reader","shared_mailbox_sender"]}'`} {
 		if !strings.Contains(script, want) {
 			t.Errorf("plan lacks %s\n%s", want, script)
 		}

@@ -22,8 +22,9 @@ type PlanOptions struct {
 // Plan writes, as a bash script for a person to review and run, the API
 // calls that would bring back into target what want has and target lacks:
 // missing departments (parents first), missing groups, missing direct
-// memberships of groups, users' departments, and the routing rules (one PUT
-// that replaces the whole set, only when they differ). Nothing is called
+// memberships of groups, users' departments, users' roles on shared and
+// delegated mailboxes, and the routing rules (one PUT that replaces the
+// whole set, only when they differ). Nothing is called
 // here. Users missing from target are listed in comments: recreating
 // accounts is out of scope. Write paths and bodies follow Yandex's
 // Directory and Mail admin API; those not confirmed in docs/org-api.md are
@@ -38,6 +39,7 @@ func Plan(w io.Writer, want, target *State, opts PlanOptions) error {
 	p.groups()
 	p.memberships()
 	p.userDepartments()
+	p.mailboxAccess()
 	p.routingRules()
 	p.missingUsers()
 	if p.calls == 0 {
@@ -200,6 +202,32 @@ func (p *planner) userDepartments() {
 		p.comment("user %s: back to %s (now in %s); path and body UNCONFIRMED", u.Email,
 			deptName(p.want, u.DepartmentID), deptName(p.target, t.DepartmentID))
 		p.call("", "PATCH", "/directory/v1/org/$ORG_ID/users/"+pathEscape(uid), map[string]any{"departmentId": p.ref("department", u.DepartmentID)})
+	}
+}
+
+// mailboxAccess gives back each actor's roles on shared and delegated
+// mailboxes that still exist (POST …/mailboxes/set/{id}?actorId=, [Y];
+// asynchronous at Yandex: it answers a task to poll).
+func (p *planner) mailboxAccess() {
+	for _, box := range sortedKeys(p.want.Actors) {
+		now, exists := p.target.Actors[box]
+		if !exists {
+			p.comment("mailbox %s is gone or unreadable now: its access list is not planned (recreating mailboxes is out of scope)", box)
+			continue
+		}
+		for _, uid := range sortedKeys(p.want.Actors[box]) {
+			roles := p.want.Actors[box][uid]
+			if now[uid] == roles || roles == "" {
+				continue
+			}
+			if _, ok := p.target.Users[uid]; !ok {
+				continue
+			}
+			p.comment("%s: roles %s on mailbox %s (now %q); asynchronous: the answer names a task to poll",
+				p.want.memberName(Member{Type: "user", ID: uid}), roles, box, now[uid])
+			p.call("", "POST", "/admin/v1/org/$ORG_ID/mailboxes/set/"+pathEscape(box)+"?actorId="+pathEscape(uid),
+				map[string]any{"roles": strings.Split(roles, ",")})
+		}
 	}
 }
 

@@ -128,6 +128,7 @@ func FuzzState(f *testing.F) {
 	f.Add(org.KindUsers, []byte(`{"id":1e400,"departmentId":"x"}`))
 	f.Add(org.KindDepartments, []byte(`{"id":2,"parentId":2,"name":"self-parent"}`))
 	f.Add(org.KindRoutingRules, []byte(`{"rules":null}`))
+	f.Add(org.KindActors, []byte(`{"actors":[{"actorId":"1","roles":["b","a"]},{"actorId":2,"roles":null}]}`))
 	f.Fuzz(func(t *testing.T, kind string, raw []byte) {
 		a := org.NewState()
 		_ = a.Add(kind, "1", raw)
