@@ -210,6 +210,12 @@ func (r *Repository) Restore(ctx context.Context, opts RestoreOptions) (*Restore
 	var mu sync.Mutex
 	err := r.Select(ctx, opts.Snapshot, opts.Selection, func(sc SelectedContainer) error {
 		rs, ok := opts.Restorers[sc.Source]
+		if !ok && sc.User.ID == OrgUserID {
+			if len(opts.Selection.Users) == 0 {
+				return nil // a restore of "everything" restores users' data
+			}
+			return errOrgRestore
+		}
 		if !ok {
 			return fmt.Errorf("restore of %s is not supported", sc.Source)
 		}

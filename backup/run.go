@@ -25,6 +25,10 @@ type UserLister interface {
 type RunOptions struct {
 	Users   UserLister
 	Sources []sources.Source
+	// OrgSources run once per run, not per user, for the organization's
+	// pseudo-user OrgUser() (sources/org). They are skipped when Only names
+	// users, unless Only also names OrgUserID.
+	OrgSources []sources.Source
 	// Tokens returns the token source for a user.
 	Tokens func(sources.User) sources.TokenSource
 	// Filter decides whether a listed user is backed up; reason explains a no.
@@ -91,11 +95,17 @@ func (r *Repository) Backup(ctx context.Context, opts RunOptions) (*Snapshot, er
 	}
 	rs := &runState{prev: usersByID(prev), ckpts: ckpts, log: log, stores: map[string]*userStore{}}
 	rs.plan(users, opts.Sources)
+	nUsers := len(users)
+	if wantOrg(opts) {
+		// First, so its long per-user settings walk overlaps the users'.
+		users = append([]sources.User{OrgUser()}, users...)
+		rs.plan(users[:1], opts.OrgSources)
+	}
 	stopTicker := r.checkpointEvery(ctx, rs, log)
 	if opts.OnStart != nil {
-		opts.OnStart(len(users))
+		opts.OnStart(nUsers)
 	}
-	log.Info("backup starting", zap.String("run", snap.ID), zap.Int("users", len(users)), zap.Int("concurrency", opts.Concurrency))
+	log.Info("backup starting", zap.String("run", snap.ID), zap.Int("users", nUsers), zap.Int("concurrency", opts.Concurrency))
 
 	results := make([]UserSnapshot, len(users))
 	work := make(chan int)
@@ -112,7 +122,7 @@ func (r *Repository) Backup(ctx context.Context, opts RunOptions) (*Snapshot, er
 					continue
 				}
 				results[i] = r.backupUser(ctx, snap.ID, users[i], opts, rs, log)
-				if opts.OnUserDone != nil {
+				if opts.OnUserDone != nil && users[i].ID != OrgUserID {
 					opts.OnUserDone(results[i])
 				}
 				if results[i].orgErr != "" {
@@ -257,8 +267,20 @@ func carryForward(snap, prev *Snapshot) bool {
 
 func finish(snap *Snapshot) {
 	snap.Finished = time.Now().UTC()
+	orgBad := false
 	for _, u := range snap.Users {
 		if u.Carried {
+			continue
+		}
+		if u.ID == OrgUserID {
+			// Not a user: it counts in no user total, but its failure
+			// makes the run partial.
+			orgBad = u.Status == StatusFailed
+			for _, s := range u.Sources {
+				if !s.Carried {
+					snap.Totals.add(s.Stats)
+				}
+			}
 			continue
 		}
 		if u.Status == StatusFailed {
@@ -273,9 +295,9 @@ func finish(snap *Snapshot) {
 		}
 	}
 	switch {
-	case snap.UsersFailed == 0 && snap.Totals.Failed == 0:
+	case snap.UsersFailed == 0 && snap.Totals.Failed == 0 && !orgBad:
 		snap.Status = StatusOK
-	case snap.UsersOK == 0 && len(snap.Users) > 0:
+	case snap.UsersOK == 0 && snap.UsersFailed > 0:
 		snap.Status = StatusFailed
 	default:
 		snap.Status = StatusPartial
@@ -286,7 +308,12 @@ func finish(snap *Snapshot) {
 func (r *Repository) selectUsers(ctx context.Context, opts RunOptions, log *zap.Logger) ([]sources.User, error) {
 	want := map[string]bool{}
 	for _, o := range opts.Only {
-		want[strings.ToLower(o)] = false
+		if o != OrgUserID {
+			want[strings.ToLower(o)] = false
+		}
+	}
+	if len(opts.Only) > 0 && len(want) == 0 {
+		return nil, nil // only the organization
 	}
 	var users []sources.User
 	err := opts.Users.ListUsers(ctx, func(u sources.User) error {
@@ -333,9 +360,13 @@ func (r *Repository) selectUsers(ctx context.Context, opts RunOptions, log *zap.
 // backupUser runs every source for one user, isolating failures.
 func (r *Repository) backupUser(ctx context.Context, run string, u sources.User, opts RunOptions, rs *runState, log *zap.Logger) UserSnapshot {
 	us := UserSnapshot{ID: u.ID, Email: u.Email, Status: StatusOK, Sources: map[string]*SourceSnapshot{}}
+	srcs := opts.Sources
+	if u.ID == OrgUserID {
+		srcs = opts.OrgSources
+	}
 	tok := opts.Tokens(u)
 	var errs []string
-	for _, src := range opts.Sources {
+	for _, src := range srcs {
 		rl, err := rs.lease(ctx, r, u.ID, src.Name())
 		if errors.Is(err, ErrBusy) {
 			rs.done(rl, nil)

@@ -48,9 +48,12 @@ type runLease struct {
 }
 
 // plan counts the users of each (bucket, source) so a lease is released
-// once all of them are done.
+// once all of them are done. It may be called more than once (the
+// organization's pseudo-user has its own sources).
 func (rs *runState) plan(users []sources.User, srcs []sources.Source) {
-	rs.leases = map[string]*runLease{}
+	if rs.leases == nil {
+		rs.leases = map[string]*runLease{}
+	}
 	for _, u := range users {
 		for _, src := range srcs {
 			name := leaseName(leaseBucket(u.ID), src.Name())

@@ -70,6 +70,15 @@ type Sources struct {
 	Mail     Mail     `yaml:"mail"`
 	Calendar Calendar `yaml:"calendar"`
 	Disk     Disk     `yaml:"disk"`
+	Org      Org      `yaml:"org"`
+}
+
+// Org configures the organization source (sources/org): the org's own
+// objects, once per run. Off unless enabled: it needs more admin scopes.
+type Org struct {
+	Enabled          bool `yaml:"enabled"`
+	PerPage          int  `yaml:"per_page"`           // page size of listings; 0 = 1000
+	SkipMailSettings bool `yaml:"skip_mail_settings"` // no per-user forwards/autoreplies/sender info (2 calls per user)
 }
 
 // Mail configures the IMAP source.
@@ -453,7 +462,10 @@ func (c *Config) validate(lines map[string]int) []Problem {
 			bad("sources.disk.max_file_size", err.Error())
 		}
 	}
-	if !On(m.Enabled) && !On(cal.Enabled) && !On(c.Sources.Disk.Enabled) {
+	if c.Sources.Org.PerPage < 0 || c.Sources.Org.PerPage > 1000 {
+		bad("sources.org.per_page", "must be between 1 and 1000 (0 = 1000)")
+	}
+	if !On(m.Enabled) && !On(cal.Enabled) && !On(c.Sources.Disk.Enabled) && !c.Sources.Org.Enabled {
 		bad("sources", "every source is disabled: nothing would be backed up")
 	}
 	r := c.Repository

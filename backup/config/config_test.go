@@ -51,6 +51,9 @@ func TestParseGood(t *testing.T) {
 	if !On(c.Sources.Mail.Enabled) {
 		t.Error("mail should default to enabled")
 	}
+	if c.Sources.Org.Enabled {
+		t.Error("the org source must be opt-in (it needs more admin scopes)")
+	}
 }
 
 func TestParseProblems(t *testing.T) {
@@ -68,6 +71,7 @@ func TestParseProblems(t *testing.T) {
 		{"wrong type", "concurrency: lots\n", []string{"line 1", "lots"}},
 		{"bad glob", "users: {include: ['[']}\n", []string{"users.include[0]: bad glob"}},
 		{"both secret forms", "organization: {client_secret: a, client_secret_file: /etc/passwd}\n", []string{"either the value or the _file form"}},
+		{"org page size", "sources: {org: {enabled: true, per_page: 5000}}\n", []string{"sources.org.per_page: must be between 1 and 1000"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -53,6 +53,7 @@ reported and skipped, and the command exits 1 at the end if anything failed.`,
 			ro := backup.RunOptions{
 				Users:       org,
 				Sources:     srcs,
+				OrgSources:  buildOrgSources(cfg, org),
 				Tokens:      func(u sources.User) sources.TokenSource { return org.Tokens(u) },
 				Filter:      userFilter(cfg),
 				Only:        opts.users,
@@ -71,7 +72,7 @@ reported and skipped, and the command exits 1 at the end if anything failed.`,
 			return reportSnapshot(cmd.OutOrStdout(), g.json, snap)
 		},
 	}
-	cmd.Flags().StringArrayVarP(&opts.users, "user", "u", nil, "back up only this user (email or uid); repeatable")
+	cmd.Flags().StringArrayVarP(&opts.users, "user", "u", nil, "back up only this user (email or uid; \"org\" = the organization's own objects); repeatable")
 	return cmd
 }
 
@@ -98,11 +99,12 @@ func printSummary(w io.Writer, snap *backup.Snapshot) {
 	fmt.Fprintf(w, "  items:      %d new or changed (%s), %d metadata changes, %d deleted at source\n", t.Items, humanBytes(t.Bytes), t.MetaChanges, t.Deleted)
 	fmt.Fprintf(w, "  stored:     %d new objects (%s compressed), %d index segments (%s)\n", t.Uploaded, humanBytes(t.UploadedBytes), t.Segments, humanBytes(t.IndexBytes))
 	fmt.Fprintf(w, "  skipped:    %d   failed: %d\n", t.Skipped, t.Failed)
+	printOrgReport(w, snap)
 	users := append([]backup.UserSnapshot(nil), snap.Users...)
 	sort.Slice(users, func(i, j int) bool { return users[i].Email < users[j].Email })
 	for _, u := range users {
-		if u.Status == backup.StatusOK || u.Carried {
-			continue
+		if u.Status == backup.StatusOK || u.Carried || u.ID == backup.OrgUserID {
+			continue // the organization is reported above
 		}
 		fmt.Fprintf(w, "  %s %s: %s\n", u.Status, u.Email, u.Error)
 		for name, s := range u.Sources {

@@ -93,6 +93,7 @@ func runDoctor(ctx context.Context, cfg *config.Config, opts doctorOptions, out 
 	default:
 		p.bad("admin token", err.Error(), "check api.directory_url and the network path to it")
 	}
+	checkOrgScopes(p, cfg, id, err)
 
 	// Directory and the test user.
 	c, cancel = step()

@@ -24,7 +24,8 @@ func newEmulatorCommand() *cobra.Command {
 		Use:   "emulator",
 		Short: "Serve the Yandex 360 API emulator (for tests and manual trials; not a real Yandex service)",
 		Long: `Serves an emulated Yandex 360 organization: OAuth token exchange, Directory users,
-service applications, /whoami and a token introspection endpoint (POST /introspect)
+service applications, the organization's objects (departments, groups, domains, shared
+mailboxes, routing rules, mail settings: the demo org's), /whoami and a token introspection endpoint (POST /introspect)
 that Dovecot's oauth2 passdb and the test Radicale call. Tokens are HMAC-signed with
 $Y360_TEST_EMU_KEY (default key "y360emu-demo-key"), so emulators sharing a key accept
 each other's tokens.`,

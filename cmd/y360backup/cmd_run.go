@@ -266,6 +266,11 @@ func buildPlan(ctx context.Context, cfg *config.Config, tr *hostlimit.Transport,
 		plan.Jobs = append(plan.Jobs, j)
 	}
 	filter := userFilter(cfg)
+	orgSrcs := buildOrgSources(cfg, org)
+	var orgJob string // the organization is backed up with the first job
+	if len(plan.Jobs) > 0 {
+		orgJob = plan.Jobs[0].Name
+	}
 	plan.Run = func(ctx context.Context, j daemon.Job) (*backup.Snapshot, error) {
 		var run []sources.Source
 		for _, name := range j.Sources {
@@ -276,9 +281,14 @@ func buildPlan(ctx context.Context, cfg *config.Config, tr *hostlimit.Transport,
 		if len(run) == 0 {
 			return nil, fmt.Errorf("job %s: none of its sources (%v) is available in this build", j.Name, j.Sources)
 		}
+		var orgRun []sources.Source
+		if j.Name == orgJob {
+			orgRun = orgSrcs
+		}
 		return repo.Backup(ctx, backup.RunOptions{
 			Users:       org,
 			Sources:     run,
+			OrgSources:  orgRun,
 			Tokens:      func(u sources.User) sources.TokenSource { return org.Tokens(u) },
 			Filter:      filter,
 			Concurrency: cfg.Concurrency,

@@ -64,6 +64,7 @@ func main() {
 		newSetupCommand(&gopts),
 		newDoctorCommand(&gopts),
 		newAuthCommand(&gopts),
+		newOrgCommand(&gopts),
 	)
 	stopProfiles := startProfiles()
 	err := root.ExecuteContext(ctx)

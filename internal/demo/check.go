@@ -20,6 +20,12 @@ func (w *world) check(ctx context.Context, out io.Writer, repo *backup.Repositor
 	items := 0
 	for _, u := range snap.Users {
 		want := w.expected(u.Email)
+		if u.ID == backup.OrgUserID {
+			var err error
+			if want, err = w.expectedOrg(ctx); err != nil {
+				return err
+			}
+		}
 		got := map[string]map[string]int{} // "source container" → hash → count
 		err := repo.Select(ctx, snap, backup.Selection{Users: []string{u.Email}}, func(sc backup.SelectedContainer) error {
 			key := sc.Source + " " + sc.Head.Name
@@ -60,7 +66,7 @@ func (w *world) check(ctx context.Context, out io.Writer, repo *backup.Repositor
 	if len(problems) > 0 || len(rep.Problems) > 0 {
 		return fmt.Errorf("demo: restore check failed: %d mismatches, %d unreadable objects", len(problems), len(rep.Problems))
 	}
-	fmt.Fprintf(out, "  %d items in %d containers match the servers byte for byte (mail, calendars, Disk)\n", items, rep.Containers)
+	fmt.Fprintf(out, "  %d items in %d containers match the servers byte for byte (mail, calendars, Disk, the organization's objects)\n", items, rep.Containers)
 	fmt.Fprintf(out, "  verify: re-read and re-hashed %d stored objects (%s): all intact\n", rep.Objects, mib(rep.Bytes))
 	return nil
 }

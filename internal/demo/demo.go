@@ -24,6 +24,7 @@ import (
 	"github.com/y360backup/y360backup/sources/calendar"
 	"github.com/y360backup/y360backup/sources/disk"
 	"github.com/y360backup/y360backup/sources/mail"
+	orgsrc "github.com/y360backup/y360backup/sources/org"
 	"github.com/y360backup/y360backup/sources/y360"
 )
 
@@ -47,6 +48,7 @@ type world struct {
 	small  bool
 	org    *y360.Client
 	srcs   []sources.Source
+	orgSrc []sources.Source // the organization source, once per run
 }
 
 func (w *world) close() {
@@ -105,16 +107,21 @@ func Run(ctx context.Context, opts Options) error {
 		}
 		return snap, nil
 	}
-	if _, err := run("Backup 1: full"); err != nil {
+	first, err := run("Backup 1: full")
+	if err != nil {
 		return err
 	}
 	changes, err := w.change()
 	if err != nil {
 		return err
 	}
+	changes += "; " + w.changeOrg()
 	fmt.Fprintf(out, "\nChanged the organization: %s\n", changes)
 	snap, err := run("Backup 2: incremental")
 	if err != nil {
+		return err
+	}
+	if err := showOrgDiff(ctx, out, repo, first, snap); err != nil {
 		return err
 	}
 	if _, err := run("Backup 3: nothing changed"); err != nil {
@@ -190,6 +197,7 @@ func (w *world) wire() error {
 	dc := disk.NewConfig()
 	dc.URL, dc.RPS, dc.DownloadRPS = w.emu.URL(), -1, -1
 	w.org, w.srcs = org, []sources.Source{mail.New(mc), calendar.New(cc, nil), disk.New(dc, nil)}
+	w.orgSrc = []sources.Source{orgsrc.New(org, orgsrc.NewConfig())}
 	return nil
 }
 
@@ -200,6 +208,7 @@ func (w *world) backup(ctx context.Context, repo *backup.Repository, log *zap.Lo
 	return repo.Backup(ctx, backup.RunOptions{
 		Users:       w.org,
 		Sources:     w.srcs,
+		OrgSources:  w.orgSrc,
 		Tokens:      w.tokens,
 		Concurrency: 3,
 		Log:         log,
@@ -210,7 +219,7 @@ func printSnapshot(out io.Writer, s *backup.Snapshot, d time.Duration) {
 	t := s.Totals
 	fmt.Fprintf(out, "snapshot %s: %s in %s: %d users, %d folders/calendars/drives\n", s.ID, s.Status, d.Round(time.Millisecond), s.UsersOK+s.UsersFailed, t.Containers)
 	for _, u := range s.Users {
-		if u.Carried {
+		if u.Carried || u.ID == backup.OrgUserID {
 			continue
 		}
 		line := fmt.Sprintf("  %-24s", u.Email)
@@ -230,6 +239,7 @@ func printSnapshot(out io.Writer, s *backup.Snapshot, d time.Duration) {
 			}
 		}
 	}
+	printOrg(out, s)
 	fmt.Fprintf(out, "  written: %d new objects (%s → %s zstd), %d index segments (%s)\n",
 		t.Uploaded, mib(t.Bytes), mib(t.UploadedBytes), t.Segments, kib(t.IndexBytes))
 }

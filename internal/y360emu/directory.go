@@ -112,10 +112,10 @@ func (s *Server) wireUser(u *User) wireUser {
 	}
 	created := time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC).Format(time.RFC3339)
 	return wireUser{
-		ID: json.RawMessage(id), Nickname: u.Nickname, DepartmentID: 1, Email: u.Email,
+		ID: json.RawMessage(id), Nickname: u.Nickname, DepartmentID: s.userDepartmentLocked(u.ID), Email: u.Email,
 		Name:     wireName{First: u.First, Last: u.Last},
 		Contacts: []wireContact{{Type: "email", Value: u.Email, Main: true, Synthetic: true}},
-		Aliases:  []string{}, Groups: []int{},
+		Aliases:  []string{}, Groups: s.userGroupsLocked(u.ID),
 		IsAdmin: u.Admin, IsRobot: u.Robot, IsEnabled: !u.Blocked,
 		Timezone: "Europe/Moscow", Language: "ru", CreatedAt: created, UpdatedAt: created,
 	}

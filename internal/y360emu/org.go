@@ -53,12 +53,14 @@ func DefaultOrg() Options {
 		ID: "780891246", Nickname: "yndx-forms-cnt-robot", Email: "yndx-forms-cnt-robot@" + DemoDomain,
 		First: "Forms", Last: "Robot", Robot: true,
 	})
+	org := DemoOrgData()
 	return Options{
 		OrgID:        DemoOrgID,
 		AdminToken:   DemoAdminToken,
 		ClientID:     DemoClientID,
 		ClientSecret: DemoClientSecret,
 		Users:        users,
+		Org:          &org,
 	}
 }
 

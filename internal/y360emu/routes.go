@@ -24,4 +24,8 @@ func (s *Server) routes() {
 	if g, ok := any(s).(interface{ registerDisk() }); ok {
 		g.registerDisk()
 	}
+	// Organization objects (orgapi.go).
+	if g, ok := any(s).(interface{ registerOrg() }); ok {
+		g.registerOrg()
+	}
 }

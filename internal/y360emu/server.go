@@ -40,6 +40,9 @@ type Options struct {
 	Key           []byte        // HMAC key for tokens; default $Y360_TEST_EMU_KEY or DefaultKey
 
 	Users []User
+	// Org, if set, is the organization's structure (departments, groups,
+	// mailboxes, mail rules: orgdata.go); nil = none of these objects.
+	Org *OrgData
 	// ServiceApps is the org's service-application list; nil means one entry
 	// for ClientID with DefaultScopes. Use an empty non-nil slice for "none".
 	ServiceApps []ServiceApp
@@ -153,6 +156,9 @@ func New(opts Options) *Server {
 		stats:      newStats(),
 	}
 	s.AddUsers(opts.Users...)
+	if opts.Org != nil {
+		s.SetOrg(*opts.Org)
+	}
 	s.routes()
 	s.h = s.middleware(s.mux)
 	return s

@@ -6,6 +6,9 @@ import "net/http"
 func adminScopes() []string {
 	return []string{
 		"directory:read_users", "directory:read_organization",
+		"directory:read_departments", "directory:read_groups", "directory:read_domains",
+		"ya360_admin:mail_read_routing_rules", "ya360_admin:mail_read_user_settings",
+		"ya360_admin:mail_read_shared_mailbox_inventory",
 		"ya360_security:service_applications_read", "ya360_security:service_applications_write",
 	}
 }
