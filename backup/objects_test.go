@@ -3,6 +3,7 @@ package backup
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"os"
 	"strings"
@@ -123,5 +124,28 @@ func TestPutObjectSizedReader(t *testing.T) {
 	liar := mailLike(chunkMin+10, 8)
 	if _, _, err := r.PutObject(ctx, sized{bytes.NewReader(liar), 2 << 20}); err == nil {
 		t.Fatal("a body longer than announced was stored")
+	}
+}
+
+// A deleted repo.json is never silently recreated over existing files.
+func TestInitRefusesFilesWithoutConfig(t *testing.T) {
+	ctx := context.Background()
+	r, sink := testRepo(t)
+	if _, _, err := r.PutObject(ctx, strings.NewReader("hello")); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	if err := sink.Delete(ctx, configKey); err != nil {
+		t.Fatal(err)
+	}
+	_, err := OpenOrInit(ctx, sink, RepoOptions{SpoolDir: t.TempDir()})
+	if !errors.Is(err, ErrNoConfig) || !strings.Contains(err.Error(), "repo.json") {
+		t.Fatalf("OpenOrInit without repo.json: %v", err)
+	}
+	if _, err := sink.Stat(ctx, configKey); err == nil {
+		t.Fatal("repo.json was recreated")
 	}
 }

@@ -90,6 +90,9 @@ type RepoOptions struct {
 // ErrNoRepository is returned by Open when the sink holds no repo.json.
 var ErrNoRepository = errors.New("no repository here (run with a fresh, empty location to create one)")
 
+// ErrNoConfig means repository files exist but repo.json does not.
+var ErrNoConfig = errors.New("repository without repo.json")
+
 // OpenOrInit opens the repository on sink, creating it if the sink is empty.
 func OpenOrInit(ctx context.Context, sink sinks.Sink, opts RepoOptions) (*Repository, error) {
 	r, err := Open(ctx, sink, opts)
@@ -99,8 +102,14 @@ func OpenOrInit(ctx context.Context, sink sinks.Sink, opts RepoOptions) (*Reposi
 	return r, err
 }
 
-// Init creates a new repository on an empty sink.
+// Init creates a new repository on an empty sink. A sink that holds
+// repository files but no repo.json is refused: its repo.json was deleted or
+// lost, and a new one (another ID and chunker polynomial) would silently
+// make a second repository over the first one's files.
 func Init(ctx context.Context, sink sinks.Sink, opts RepoOptions) (*Repository, error) {
+	if err := checkNoRepoFiles(ctx, sink); err != nil {
+		return nil, err
+	}
 	pol, err := chunker.RandomPolynomial()
 	if err != nil {
 		return nil, fmt.Errorf("repository: chunker polynomial: %w", err)
@@ -177,6 +186,26 @@ func newRepository(ctx context.Context, sink sinks.Sink, cfg RepoConfig, opts Re
 // openIndexCache opens the local index cache under CacheDir, or a private
 // one in the spool directory when there is none or it is in use by another
 // process (pebble locks its directory).
+// checkNoRepoFiles fails if any repository file is under sink (one LIST
+// per prefix, stopped at the first key).
+func checkNoRepoFiles(ctx context.Context, sink sinks.Sink) error {
+	found := errors.New("found")
+	for _, p := range []string{snapshotPrefix, indexPrefix, dataPrefix, checkpointPrefix} {
+		var key string
+		err := sink.List(ctx, p, func(oi sinks.ObjectInfo) error { key = oi.Key; return found })
+		if err == nil {
+			continue
+		}
+		if errors.Is(err, found) {
+			return fmt.Errorf("repository %s: %s is missing but %s exists: repo.json was deleted or lost. "+
+				"Put it back from a copy (its ID and chunker polynomial cannot be recreated), "+
+				"or back up into a new, empty location: %w", sink, configKey, key, ErrNoConfig)
+		}
+		return fmt.Errorf("repository %s: list %s: %w", sink, p, err)
+	}
+	return nil
+}
+
 func (r *Repository) openIndexCache() (*index.Cache, error) {
 	if r.cacheDir != "" {
 		c, err := index.Open(filepath.Join(r.cacheDir, r.cfg.ID, "index"), index.WithRepoID(r.cfg.ID))
