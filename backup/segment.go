@@ -262,6 +262,12 @@ func (r *Repository) loadState(ctx context.Context, name, head string) (*contain
 	if err != nil {
 		return nil, err
 	}
+	return r.replayChain(ctx, name, head, chain)
+}
+
+// replayChain is loadState for a chain already read (newest first).
+func (r *Repository) replayChain(ctx context.Context, name, head string, chain []*segmentDoc) (*containerState, error) {
+	st := newContainerState(name)
 	for _, p := range chain[len(chain)-1].Pages {
 		if err := r.readPage(ctx, p, st.apply); err != nil {
 			return nil, err

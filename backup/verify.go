@@ -2,34 +2,51 @@ package backup
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"io"
-	"math/rand/v2"
+	"math"
+
+	"github.com/y360backup/y360backup/backup/index"
+	"github.com/y360backup/y360backup/backup/pack"
 )
 
 // VerifyOptions select what Verify reads.
 type VerifyOptions struct {
-	// Fraction of objects to re-read and hash (0 or >= 1 = all). Index
-	// segments are always read in full.
+	// Fraction of the snapshot's bodies to re-read and hash (0 or >= 1 =
+	// all). The choice is by hash, so a rerun reads the same ones. Trees
+	// are always read in full.
 	Fraction float64
-	// Progress, if set, is called after each object read.
+	// Progress, if set, is called after each body read.
 	Progress func(done int)
 }
 
 // VerifyReport says what Verify found.
 type VerifyReport struct {
-	Containers int
-	Items      int
-	Objects    int   // distinct objects read
-	Bytes      int64 // plaintext bytes read
-	Problems   []string
+	IndexFiles     int
+	Packs          int
+	UnindexedPacks int   // left by interrupted runs: harmless, prune removes them
+	UnindexedBytes int64 //
+	Snapshots      int
+	Containers     int
+	Items          int
+	Objects        int   // distinct bodies read
+	Bytes          int64 // plaintext bytes read
+	Problems       []string
 }
 
-// Verify replays every container of snap and re-reads (a sample of) the
-// objects its items reference, checking each SHA-256. Problems name the user,
-// source, container and item so an admin knows what is affected.
+// Verify checks the whole repository's structure (checkStructure: repo.json,
+// index files, packs, snapshot and checkpoint objects), then replays every
+// container of snap from the repository (not the local state cache), checks
+// that every body an item names is indexed, and re-reads (a sample of) the
+// bodies, checking each SHA-256. Problems name the file, or the user,
+// source, container and item, so an admin knows what is affected.
 func (r *Repository) Verify(ctx context.Context, snap *Snapshot, opts VerifyOptions) (*VerifyReport, error) {
 	rep := &VerifyReport{}
+	packs, err := r.checkStructure(ctx, rep)
+	if err != nil {
+		return rep, err
+	}
 	checked := map[string]string{} // hash → problem ("" = fine)
 	for _, u := range snap.Users {
 		for srcName, ss := range u.Sources {
@@ -37,33 +54,106 @@ func (r *Repository) Verify(ctx context.Context, snap *Snapshot, opts VerifyOpti
 				if err := ctx.Err(); err != nil {
 					return rep, err
 				}
-				v, err := r.LoadContainer(ctx, u.ID, srcName, h)
-				if err != nil {
-					rep.Problems = append(rep.Problems, fmt.Sprintf("%s %s %q: index unreadable: %v", u.Email, srcName, h.Name, err))
-					continue
-				}
-				rep.Containers++
-				for id, it := range v.Items {
-					rep.Items++
-					prob, seen := checked[it.Hash]
-					if !seen {
-						if opts.Fraction > 0 && opts.Fraction < 1 && rand.Float64() >= opts.Fraction {
-							continue
-						}
-						prob = r.checkObject(ctx, it.Hash, it.Size, rep)
-						checked[it.Hash] = prob
-						if opts.Progress != nil {
-							opts.Progress(len(checked))
-						}
-					}
-					if prob != "" {
-						rep.Problems = append(rep.Problems, fmt.Sprintf("%s %s %q item %s: %s", u.Email, srcName, h.Name, id, prob))
-					}
-				}
+				where := fmt.Sprintf("%s %s %q", u.Email, srcName, h.Name)
+				r.verifyContainer(ctx, where, h, packs, checked, opts, rep)
 			}
 		}
 	}
 	return rep, nil
+}
+
+func (r *Repository) verifyContainer(ctx context.Context, where string, h ContainerHead, packs map[pack.ID]packInfo, checked map[string]string, opts VerifyOptions, rep *VerifyReport) {
+	st, err := r.verifiedState(ctx, h, packs)
+	if err != nil {
+		rep.problem("%s: index unreadable: %v", where, err)
+		return
+	}
+	rep.Containers++
+	for id, it := range st.Items {
+		rep.Items++
+		prob, seen := checked[it.Hash]
+		if !seen {
+			if prob = r.checkIndexed(ctx, it.Hash, packs); prob == "" && sampled(it.Hash, opts.Fraction) {
+				prob = r.checkObject(ctx, it.Hash, it.Size, rep)
+				if opts.Progress != nil {
+					opts.Progress(rep.Objects)
+				}
+			}
+			checked[it.Hash] = prob
+		}
+		if prob != "" {
+			rep.problem("%s item %s: %s", where, id, prob)
+		}
+	}
+}
+
+// verifiedState replays a container from the repository, after checking
+// that every segment and page of its chain is in a pack an index file names
+// now (the local cache may still know blobs whose index file is gone).
+func (r *Repository) verifiedState(ctx context.Context, h ContainerHead, packs map[pack.ID]packInfo) (*containerState, error) {
+	if h.Head == "" {
+		return newContainerState(h.Name), nil
+	}
+	chain, err := r.readChain(ctx, h.Head)
+	if err != nil {
+		return nil, err
+	}
+	ids := []string{h.Head}
+	for _, doc := range chain {
+		if doc.Prev != "" {
+			ids = append(ids, doc.Prev)
+		}
+		ids = append(ids, doc.Pages...)
+	}
+	for _, s := range ids {
+		if id, ok := parseHash(s); !ok || !indexed(r.blobs.cache, packs, id) {
+			return nil, fmt.Errorf("segment or page %s is in no index file (missing from the repository)", s)
+		}
+	}
+	return r.replayChain(ctx, h.Name, h.Head, chain)
+}
+
+// sampled picks a fraction of hashes by their value: the same ones every
+// time, spread evenly, without remembering anything.
+func sampled(hash string, fraction float64) bool {
+	if fraction <= 0 || fraction >= 1 {
+		return true
+	}
+	id, ok := parseHash(hash)
+	if !ok {
+		return true
+	}
+	return float64(binary.BigEndian.Uint64(id[:8])) < fraction*math.MaxUint64
+}
+
+// checkIndexed says what is wrong if a body, or a chunk of it, is in no
+// index file.
+func (r *Repository) checkIndexed(ctx context.Context, hash string, packs map[pack.ID]packInfo) string {
+	id, ok := parseHash(hash)
+	if !ok {
+		return fmt.Sprintf("invalid object hash %q", hash)
+	}
+	if !indexed(r.blobs.cache, packs, id) {
+		return fmt.Sprintf("object %s is in no index file (missing from the repository)", hash[:12])
+	}
+	loc, _, err := r.blobs.cache.Lookup(index.ID(id))
+	if err != nil || pack.BlobType(loc.Type) != pack.ChunkList {
+		return ""
+	}
+	_, b, err := r.blobs.readBlob(ctx, id)
+	if err != nil {
+		return "chunk list unreadable: " + err.Error()
+	}
+	refs, err := parseChunkList(b)
+	if err != nil {
+		return fmt.Sprintf("object %s: %v", hash[:12], err)
+	}
+	for i, c := range refs {
+		if !indexed(r.blobs.cache, packs, c.id) {
+			return fmt.Sprintf("object %s: chunk %d (%s) is in no index file", hash[:12], i, c.id.String()[:12])
+		}
+	}
+	return ""
 }
 
 func (r *Repository) checkObject(ctx context.Context, hash string, size int64, rep *VerifyReport) string {

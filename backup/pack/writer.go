@@ -128,6 +128,11 @@ func (w *Writer) Finish() (packID ID, total int64, err error) {
 	return packID, w.size + int64(len(end)), nil
 }
 
+// HeaderSize is the encoded size of the header of a pack holding entries
+// (one canonical encoding: a checker derives a pack's exact size from its
+// index entries).
+func HeaderSize(entries []Entry) int64 { return int64(len(appendHeader(nil, entries))) }
+
 // appendHeader appends the encoded header of entries to b. It trusts
 // entries; the Writer built them.
 func appendHeader(b []byte, entries []Entry) []byte {

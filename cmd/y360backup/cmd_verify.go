@@ -17,7 +17,7 @@ func newVerifyCommand(g *globalOptions) *cobra.Command {
 	var opts verifyOptions
 	cmd := &cobra.Command{
 		Use:   "verify",
-		Short: "Re-read stored objects of a snapshot and check their hashes",
+		Short: "Check the repository's files against each other, and re-read a snapshot's objects",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			_, repo, err := openConfigRepo(cmd, g)
@@ -46,6 +46,10 @@ func runVerify(cmd *cobra.Command, g *globalOptions, repo *backup.Repository, op
 	if g.json {
 		printJSON(out, rep)
 	} else {
+		fmt.Fprintf(out, "repository: %d index files, %d packs, %d snapshots checked\n", rep.IndexFiles, rep.Packs, rep.Snapshots)
+		if rep.UnindexedPacks > 0 {
+			fmt.Fprintf(out, "  %d packs (%s) left by interrupted runs: harmless, not referenced\n", rep.UnindexedPacks, humanBytes(rep.UnindexedBytes))
+		}
 		fmt.Fprintf(out, "verify %s: %d containers, %d items, %d objects read (%s)\n",
 			snap.ID, rep.Containers, rep.Items, rep.Objects, humanBytes(rep.Bytes))
 		for _, p := range rep.Problems {
