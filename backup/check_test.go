@@ -127,3 +127,26 @@ func TestVerifyCountsUnindexedPacks(t *testing.T) {
 		t.Fatalf("verify with an unindexed pack: %+v, %v", rep, err)
 	}
 }
+
+// A garbage object planted as the newest snapshot neither breaks the next
+// backup nor makes it start afresh: it resumes from the newest good one.
+func TestBackupSkipsGarbageNewestSnapshot(t *testing.T) {
+	ctx := context.Background()
+	r, sink := testRepo(t)
+	defer r.Close()
+	src := &fakeSource{data: map[string]map[string]map[string]string{"a@x.test": {"INBOX": {"1": "one", "2": "two"}}}}
+	if _, err := r.Backup(ctx, runOpts(src, twoUsers[:1])); err != nil {
+		t.Fatal(err)
+	}
+	sink.Put(ctx, snapshotPrefix+"29991231T000000.000000000Z-deadbeef.json.zst", strings.NewReader("garbage"), 7)
+	s, err := r.Backup(ctx, runOpts(src, twoUsers[:1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Totals.Uploaded != 0 || len(s.Users) != 1 {
+		t.Fatalf("second run after a planted snapshot: %+v", s.Totals)
+	}
+	if got := restoreAll(t, r, s)["a@x.test"]["INBOX"]; len(got) != 2 {
+		t.Fatalf("second snapshot holds %v", got)
+	}
+}

@@ -86,8 +86,7 @@ func (r *Repository) Backup(ctx context.Context, opts RunOptions) (*Snapshot, er
 	// checkpoint a crashed run left if that ranks higher.
 	prev, err := r.latestSnapshot(ctx)
 	if err != nil {
-		log.Warn("newest snapshot unreadable; users resume from checkpoints or start afresh", zap.Error(err))
-		prev = nil
+		log.Warn("snapshot(s) unreadable, skipped (run verify); users resume from the newest readable one, checkpoints, or afresh", zap.Error(err))
 	}
 	ckpts, err := r.listCheckpoints(ctx)
 	if err != nil {
@@ -171,11 +170,13 @@ feed:
 	// again now: another writer may have finished one since this run began.
 	// Carried parts keep their heads and are marked; they count in no total.
 	base := ""
-	if last, err := r.latestSnapshot(ctx); err == nil && last != nil {
+	last, err := r.latestSnapshot(ctx)
+	if err != nil {
+		log.Warn("snapshot(s) unreadable, skipped (run verify); carrying forward from the newest readable one", zap.Error(err))
+	}
+	if last != nil {
 		carryForward(snap, last)
 		base = last.Key
-	} else if err != nil {
-		log.Warn("previous snapshot unreadable; this snapshot holds only this run's users", zap.Error(err))
 	}
 	if err := r.saveSnapshot(context.WithoutCancel(ctx), snap); err != nil {
 		return snap, err

@@ -136,15 +136,29 @@ func (r *Repository) Snapshots(ctx context.Context) ([]*Snapshot, error) {
 	return out, errors.Join(errs...)
 }
 
-// latestSnapshot reads only the newest snapshot (nil when there is none);
-// a run calls it once, so its cost does not grow with history.
-func (r *Repository) latestSnapshot(ctx context.Context) (*Snapshot, error) {
+// latestSnapshot reads the newest readable snapshot (nil when there is
+// none); a run calls it once, so its cost does not grow with history. An
+// unreadable newer one (damaged, or garbage planted under snapshots/) is
+// skipped and returned in skipped, so the run warns and resumes from the
+// newest good state instead of re-fetching everything.
+func (r *Repository) latestSnapshot(ctx context.Context) (s *Snapshot, skipped error) {
 	keys, err := r.snapshotKeys(ctx)
 	if err != nil || len(keys) == 0 {
 		return nil, err
 	}
-	return r.loadSnapshot(ctx, keys[len(keys)-1])
+	var errs []error
+	for i := len(keys) - 1; i >= 0 && len(errs) < maxSkippedSnapshots; i-- {
+		s, err := r.loadSnapshot(ctx, keys[i])
+		if err == nil {
+			return s, errors.Join(errs...)
+		}
+		errs = append(errs, err)
+	}
+	return nil, errors.Join(errs...)
 }
+
+// maxSkippedSnapshots bounds how far back latestSnapshot looks.
+const maxSkippedSnapshots = 16
 
 // loadSnapshot reads a snapshot and its users.
 func (r *Repository) loadSnapshot(ctx context.Context, key string) (*Snapshot, error) {
