@@ -18,6 +18,7 @@ import (
 	"github.com/restic/chunker"
 
 	"github.com/y360backup/y360backup/backup/index"
+	"github.com/y360backup/y360backup/backup/pack"
 	"github.com/y360backup/y360backup/sinks"
 )
 
@@ -65,6 +66,11 @@ type Repository struct {
 	// treeReads counts container segment and page reads (tests assert
 	// that the state cache works).
 	treeReads atomic.Int64
+	// lostBlobs is set only during a Repair run: containers that reference
+	// one start afresh.
+	lostBlobs map[pack.ID]bool
+	repairMu  sync.Mutex
+	repaired  []string // containers a Repair run started afresh
 }
 
 // Options tune a Repository.

@@ -127,7 +127,17 @@ func (s *userStore) Open(ctx context.Context, name string) (sources.Container, e
 	s.mu.Unlock()
 
 	id := s.repo.stateID(s.uid, s.source, ckey)
-	hdr, err := s.repo.openRows(ctx, id, name, head)
+	open := s.repo.openRows
+	if s.repo.lostBlobs != nil {
+		open = s.repo.rebuildRows // a repair trusts no local row: lost segments must show
+	}
+	hdr, err := open(ctx, id, name, head)
+	afresh := false
+	if err == nil && s.repo.lostBlobs != nil {
+		if afresh, err = s.repo.needsRepair(ctx, id); err == nil && afresh {
+			s.repo.noteRepaired(fmt.Sprintf("%s %s %q", s.uid, s.source, name))
+		}
+	}
 	if err != nil {
 		// Healing: an unreadable chain fails this container now; the
 		// source starts it afresh (a new base), so the next run is whole.
@@ -140,8 +150,15 @@ func (s *userStore) Open(ctx context.Context, name string) (sources.Container, e
 	s.mu.Lock()
 	s.stats.Containers++
 	s.mu.Unlock()
-	return &container{s: s, ckey: ckey, id: id, name: name, hdr: hdr, count: hdr.Count,
-		over: map[string]*sources.Item{}, cursor: hdr.Cursor, last: time.Now()}, nil
+	c := &container{s: s, ckey: ckey, id: id, name: name, hdr: hdr, count: hdr.Count,
+		over: map[string]*sources.Item{}, cursor: hdr.Cursor, last: time.Now()}
+	if afresh {
+		// As a new container: no items, no cursor; the source lists and
+		// fetches everything, and only the lost bodies are stored again.
+		c.over, c.reset, c.count, c.cursor = map[string]*sources.Item{}, true, 0, nil
+		c.pending = append(c.pending, record{T: "reset"})
+	}
+	return c, nil
 }
 
 func (s *userStore) release(ckey string) {

@@ -256,6 +256,26 @@ func (c *Cache) dropPending() error {
 	return nil
 }
 
+// DropBlobs forgets the blobs ids where the cache locates them in pack
+// (repair: the pack is lost). A blob the cache locates in another pack is
+// kept.
+func (c *Cache) DropBlobs(pack ID, ids []ID) error {
+	b := c.db.NewBatch()
+	defer b.Close()
+	for _, id := range ids {
+		k := blobKey(id)
+		v, ok, err := c.getRaw(k[:])
+		if err != nil {
+			return c.fail("drop blobs of pack "+pack.String(), err)
+		}
+		if l, valid := decodeLocation(v); ok && valid && l.Pack == pack {
+			b.Delete(k[:], nil)
+		}
+	}
+	b.Delete(pendingKey(pack), nil)
+	return c.fail("drop blobs of pack "+pack.String(), b.Commit(pebble.Sync))
+}
+
 func (c *Cache) dropPack(pack ID) error {
 	b := c.db.NewBatch()
 	defer b.Close()

@@ -27,53 +27,62 @@ enabled in the config. Users run in parallel (concurrency); a failing user or it
 reported and skipped, and the command exits 1 at the end if anything failed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := loadConfig(g)
-			if err != nil {
-				return err
-			}
-			log, err := newLogger(cfg.Log)
-			if err != nil {
-				return err
-			}
-			defer log.Sync()
-			repo, err := openRepo(cmd.Context(), cfg)
-			if err != nil {
-				return err
-			}
-			defer repo.Close()
-			hc := politeTransport(cfg, nil).Client()
-			org, err := newOrgClient(cfg, hc)
-			if err != nil {
-				return err
-			}
-			srcs, err := buildSources(cfg, org, hc)
-			if err != nil {
-				return err
-			}
-			ro := backup.RunOptions{
-				Users:       org,
-				Sources:     srcs,
-				OrgSources:  buildOrgSources(cfg, org),
-				Tokens:      func(u sources.User) sources.TokenSource { return org.Tokens(u) },
-				Filter:      userFilter(cfg),
-				Only:        opts.users,
-				Concurrency: cfg.Concurrency,
-				Log:         log,
-			}
-			if !g.json && isTerminal(os.Stderr) {
-				p := newProgress(os.Stderr)
-				ro.OnStart, ro.OnUserDone = p.start, p.userDone
-				defer p.finish()
-			}
-			snap, err := repo.Backup(cmd.Context(), ro)
-			if err != nil {
-				return err
-			}
-			return reportSnapshot(cmd.OutOrStdout(), g.json, snap)
+			return withRun(cmd, g, opts.users, func(repo *backup.Repository, ro backup.RunOptions) error {
+				snap, err := repo.Backup(cmd.Context(), ro)
+				if err != nil {
+					return err
+				}
+				return reportSnapshot(cmd.OutOrStdout(), g.json, snap)
+			})
 		},
 	}
 	cmd.Flags().StringArrayVarP(&opts.users, "user", "u", nil, "back up only this user (email or uid; \"org\" = the organization's own objects); repeatable")
 	return cmd
+}
+
+// withRun opens the config's repository and organization and calls do with
+// the options of a backup run of the users only (all if empty): backup and
+// repair run the same way.
+func withRun(cmd *cobra.Command, g *globalOptions, only []string, do func(*backup.Repository, backup.RunOptions) error) error {
+	cfg, err := loadConfig(g)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(cfg.Log)
+	if err != nil {
+		return err
+	}
+	defer log.Sync()
+	repo, err := openRepo(cmd.Context(), cfg)
+	if err != nil {
+		return err
+	}
+	defer repo.Close()
+	hc := politeTransport(cfg, nil).Client()
+	org, err := newOrgClient(cfg, hc)
+	if err != nil {
+		return err
+	}
+	srcs, err := buildSources(cfg, org, hc)
+	if err != nil {
+		return err
+	}
+	ro := backup.RunOptions{
+		Users:       org,
+		Sources:     srcs,
+		OrgSources:  buildOrgSources(cfg, org),
+		Tokens:      func(u sources.User) sources.TokenSource { return org.Tokens(u) },
+		Filter:      userFilter(cfg),
+		Only:        only,
+		Concurrency: cfg.Concurrency,
+		Log:         log,
+	}
+	if !g.json && isTerminal(os.Stderr) {
+		p := newProgress(os.Stderr)
+		ro.OnStart, ro.OnUserDone = p.start, p.userDone
+		defer p.finish()
+	}
+	return do(repo, ro)
 }
 
 // reportSnapshot prints a run's summary and turns failures into errPartial.

@@ -55,6 +55,7 @@ func main() {
 		newRestoreCommand(&gopts),
 		newExportCommand(&gopts),
 		newVerifyCommand(&gopts),
+		newRepairCommand(&gopts),
 		newUnlockCommand(&gopts),
 		newDemoCommand(&gopts),
 		newEmulatorCommand(),
