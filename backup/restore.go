@@ -185,11 +185,22 @@ type RestoreReport struct {
 	Target     string   `json:"target"` // "in place" or the Restored… folder name
 }
 
-// RestoreFolderName is the non-destructive destination for a snapshot. It
-// has no '.', ':' or '/': Dovecot's Maildir++ refuses dots in folder names,
-// Windows refuses colons, and '/' is a hierarchy separator almost everywhere.
+// RestoreFolderName is the non-destructive destination for a snapshot:
+// its time (the one `snapshots` prints) to the second and its short ID, so
+// two snapshots never share a destination (a rerun of one restore finds its
+// own). It has no '.', ':' or '/': Dovecot's Maildir++ refuses dots in folder
+// names, Windows refuses colons, and '/' is a hierarchy separator almost
+// everywhere.
 func RestoreFolderName(snap *Snapshot) string {
-	return "Restored " + snap.Started.Local().Format("2006-01-02 15h04")
+	return "Restored " + snap.Finished.Local().Format("2006-01-02 15h04m05") + " " + ShortID(snap.ID)
+}
+
+// ShortID is the first 8 characters of a snapshot ID, as listings show it.
+func ShortID(id string) string {
+	if len(id) > 8 {
+		return id[:8]
+	}
+	return id
 }
 
 // Restore writes the selected items back through the sources' Restorers.

@@ -133,7 +133,20 @@ func (r *Repository) Snapshots(ctx context.Context) ([]*Snapshot, error) {
 		}
 		out = append(out, s)
 	}
+	sortSnapshots(out)
 	return out, errors.Join(errs...)
+}
+
+// sortSnapshots orders by time (Finished, what listings print and --at
+// compares), then ID: never by the random ID alone, whatever the sink's
+// listing order or a key's spelling.
+func sortSnapshots(ss []*Snapshot) {
+	sort.SliceStable(ss, func(i, j int) bool {
+		if c := ss[i].Finished.Compare(ss[j].Finished); c != 0 {
+			return c < 0
+		}
+		return ss[i].ID < ss[j].ID
+	})
 }
 
 // latestSnapshot reads only the newest snapshot (nil when there is none);
