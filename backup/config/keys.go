@@ -82,4 +82,3 @@ func join(key, k string) string {
 	}
 	return key + "." + k
 }
-
