@@ -218,6 +218,10 @@ func snapshotKeyParts(key string) (finished time.Time, id string, ok bool) {
 	return t, id, err == nil
 }
 
+// ErrNotFound is wrapped by errors for a snapshot, user, source or container
+// that a selection names but the repository does not have.
+var ErrNotFound = errors.New("not found")
+
 // FindSnapshot returns the snapshot whose ID (or key) starts with prefix, or
 // with prefix "latest" the newest one. It reads only that snapshot.
 func (r *Repository) FindSnapshot(ctx context.Context, prefix string) (*Snapshot, error) {
@@ -242,7 +246,7 @@ func (r *Repository) FindSnapshot(ctx context.Context, prefix string) (*Snapshot
 		}
 	}
 	if found == "" {
-		return nil, fmt.Errorf("repository: no snapshot %q", prefix)
+		return nil, fmt.Errorf("repository: no snapshot %q: %w", prefix, ErrNotFound)
 	}
 	return r.loadSnapshot(ctx, found)
 }
@@ -310,7 +314,7 @@ func (r *Repository) SnapshotAt(ctx context.Context, t time.Time) (*Snapshot, er
 		}
 	}
 	if best == "" {
-		return nil, fmt.Errorf("repository: no snapshot at or before %s", t.Format(time.RFC3339))
+		return nil, fmt.Errorf("repository: no snapshot at or before %s: %w", t.Format(time.RFC3339), ErrNotFound)
 	}
 	return r.loadSnapshot(ctx, best)
 }

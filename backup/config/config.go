@@ -178,9 +178,9 @@ func (e *Error) Error() string {
 
 // Load reads, expands, decodes, defaults and validates the file.
 func Load(file string) (*Config, error) {
-	data, err := os.ReadFile(file)
+	data, err := read(file)
 	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+		return nil, err
 	}
 	return Parse(file, data, os.LookupEnv)
 }

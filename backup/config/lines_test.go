@@ -70,3 +70,20 @@ func TestTypeErrorNotAlsoRequired(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
+
+// Read-only commands need no organization credentials; every other problem
+// still counts, and a missing file is a config problem naming what to do.
+func TestParseForReading(t *testing.T) {
+	c, err := ParseForReading("c.yaml", []byte("organization:\n  admin_token: ${UNSET}\nrepository: {path: /srv/repo}\n"), env(nil))
+	if err != nil || c.Repository.Path != "/srv/repo" || c.Repository.Type != "fs" {
+		t.Fatalf("%v %+v", err, c)
+	}
+	if _, err := ParseForReading("c.yaml", []byte("repository: {path: /r, tpye: fs}\n"), env(nil)); err == nil || !strings.Contains(err.Error(), "line 1: repository.tpye: unknown key") {
+		t.Errorf("unknown key under repository: %v", err)
+	}
+	_, err = Load(t.TempDir() + "/none.yaml")
+	var ce *Error
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "Y360BACKUP_CONFIG") {
+		t.Errorf("missing file: %v", err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -20,12 +21,13 @@ type snapshotFlags struct {
 
 func (f *snapshotFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.snapshot, "snapshot", "latest", "snapshot ID (or unique prefix)")
-	cmd.Flags().StringVar(&f.at, "at", "", "point in time (RFC 3339 or 2006-01-02[ 15:04]): the newest snapshot at or before it")
+	cmd.Flags().StringVar(&f.at, "at", "", "the newest snapshot at or before this time: a date means its end (2026-11-20), "+
+		"a minute or second its end (2026-11-20 18:00), or the TIME column of `snapshots` exactly")
 }
 
 func (f *snapshotFlags) find(cmd *cobra.Command, repo *backup.Repository) (*backup.Snapshot, error) {
 	if f.at != "" {
-		t, err := parseTime(f.at)
+		t, err := parseAt(f.at)
 		if err != nil {
 			return nil, fmt.Errorf("%w: --at: %v", errUsage, err)
 		}
@@ -34,14 +36,55 @@ func (f *snapshotFlags) find(cmd *cobra.Command, repo *backup.Repository) (*back
 	return repo.FindSnapshot(cmd.Context(), f.snapshot)
 }
 
+// timeLayouts are the accepted spellings, finest first; `snapshots` prints
+// the second one, its --json the first.
+var timeLayouts = []struct {
+	layout string
+	span   func(time.Time) time.Time // the end of the period the spelling names
+}{
+	{time.RFC3339Nano, func(t time.Time) time.Time { return t.Add(time.Second) }},
+	{"2006-01-02 15:04:05", func(t time.Time) time.Time { return t.Add(time.Second) }},
+	{"2006-01-02T15:04:05", func(t time.Time) time.Time { return t.Add(time.Second) }},
+	{"2006-01-02 15:04", func(t time.Time) time.Time { return t.Add(time.Minute) }},
+	{"2006-01-02T15:04", func(t time.Time) time.Time { return t.Add(time.Minute) }},
+	{"2006-01-02", func(t time.Time) time.Time { return t.AddDate(0, 0, 1) }},
+}
+
+// parseTime reads a time as the start of what it names (--since, --until).
 func parseTime(s string) (time.Time, error) {
-	for _, layout := range []string{time.RFC3339, "2006-01-02 15:04:05", "2006-01-02 15:04", "2006-01-02"} {
-		if t, err := time.ParseInLocation(layout, s, time.Local); err == nil {
-			return t, nil
+	t, _, err := parseSpan(s)
+	return t, err
+}
+
+// parseAt reads --at: the last instant of what s names ("as it was on the
+// 20th" = at the end of the 20th; "18:00" = until 18:00:59.999…), or s
+// exactly when it has fractional seconds (as `snapshots --json` prints).
+func parseAt(s string) (time.Time, error) {
+	t, end, err := parseSpan(s)
+	if err != nil || t.Nanosecond() != 0 {
+		return t, err
+	}
+	return end.Add(-time.Nanosecond), nil
+}
+
+func parseSpan(s string) (start, end time.Time, err error) {
+	s = strings.TrimSpace(s)
+	for _, l := range timeLayouts {
+		if t, err := time.ParseInLocation(l.layout, s, time.Local); err == nil {
+			return t, l.span(t), nil
 		}
 	}
-	return time.Time{}, fmt.Errorf("%q is not a time like 2026-11-25 or 2026-11-25T12:00:00+03:00", s)
+	return time.Time{}, time.Time{}, fmt.Errorf("%q is not a time like 2026-11-25, 2026-11-25 18:00:05 or 2026-11-25T12:00:00+03:00", s)
 }
+
+// announce says which snapshot a restore or export reads, before it starts.
+func announce(cmd *cobra.Command, snap *backup.Snapshot) {
+	fmt.Fprintf(cmd.ErrOrStderr(), "using snapshot %s of %s (%s)\n", snap.ID, snapTime(snap), snap.Status)
+}
+
+// snapTime is a snapshot's time as every listing prints it: when it was
+// written (what --at compares), to the second, local.
+func snapTime(s *backup.Snapshot) string { return s.Finished.Local().Format("2006-01-02 15:04:05") }
 
 func newLsCommand(g *globalOptions) *cobra.Command {
 	var sf snapshotFlags
@@ -119,7 +162,7 @@ func runLs(cmd *cobra.Command, g *globalOptions, repo *backup.Repository, snap *
 	if g.json {
 		return printJSON(out, rows)
 	}
-	fmt.Fprintf(out, "snapshot %s (%s, %s)\n", snap.ID, snap.Started.Local().Format("2006-01-02 15:04:05"), snap.Status)
+	fmt.Fprintf(out, "snapshot %s (%s, %s)\n", snap.ID, snapTime(snap), snap.Status)
 	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
 	switch len(args) {
 	case 0:

@@ -1,0 +1,40 @@
+package main
+
+import (
+	"testing"
+	"time"
+)
+
+// --at names the end of the period it spells: a date is the whole day ("as
+// it was on the 20th"), a minute or second runs to its end, a time with
+// fractions (snapshots --json) is exact.
+func TestParseAt(t *testing.T) {
+	loc := time.Local
+	tests := []struct {
+		in   string
+		want time.Time
+	}{
+		{"2026-11-20", time.Date(2026, 11, 20, 23, 59, 59, 999999999, loc)},
+		{"2026-11-20 18:00", time.Date(2026, 11, 20, 18, 0, 59, 999999999, loc)},
+		{"2026-11-20T18:00", time.Date(2026, 11, 20, 18, 0, 59, 999999999, loc)},
+		{"2026-11-20 18:00:05", time.Date(2026, 11, 20, 18, 0, 5, 999999999, loc)},
+		{"2026-11-20T18:00:05+03:00", time.Date(2026, 11, 20, 15, 0, 5, 999999999, time.UTC)},
+		{"2026-11-20T15:00:05.123456789Z", time.Date(2026, 11, 20, 15, 0, 5, 123456789, time.UTC)},
+		{" 2026-11-20 ", time.Date(2026, 11, 20, 23, 59, 59, 999999999, loc)},
+	}
+	for _, tt := range tests {
+		got, err := parseAt(tt.in)
+		if err != nil || !got.Equal(tt.want) {
+			t.Errorf("parseAt(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
+		}
+	}
+	for _, bad := range []string{"", "yesterday", "2026-13-01", "20/11/2026"} {
+		if _, err := parseAt(bad); err == nil {
+			t.Errorf("parseAt(%q) accepted", bad)
+		}
+	}
+	// --since/--until keep the start of what they name.
+	if got, _ := parseTime("2026-11-20"); !got.Equal(time.Date(2026, 11, 20, 0, 0, 0, 0, loc)) {
+		t.Errorf("parseTime(date) = %v", got)
+	}
+}
