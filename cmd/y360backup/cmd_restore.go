@@ -84,7 +84,7 @@ what it already wrote is recognised and skipped.`,
 			if err != nil {
 				return err
 			}
-			repo, err := openRepo(cmd.Context(), cfg)
+			repo, err := openReadRepo(cmd.Context(), cfg)
 			if err != nil {
 				return err
 			}

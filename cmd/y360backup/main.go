@@ -28,7 +28,7 @@ const (
 	exitUsage    = 2  // bad flags, arguments or config; names a snapshot/user/container that is not there
 	exitInternal = 3  // the run could not happen (repository, org API), doctor found a broken link
 	exitNoRepo   = 10 // no repository at the given location
-	exitLocked   = 11 // the repository (or the users asked for) is leased by another writer
+	exitLocked   = 11 // a command that needs the repository alone found another writer's lease
 )
 
 // errPartial marks a run that completed with failures.
