@@ -2,6 +2,7 @@ package backup
 
 import (
 	"context"
+	"errors"
 	"io"
 	"sort"
 	"strings"
@@ -169,5 +170,31 @@ func TestRestoreFolderNamePerSnapshot(t *testing.T) {
 	}
 	if len(fr.targets) != 2 || fr.targets[0].Under == fr.targets[1].Under {
 		t.Errorf("targets %+v", fr.targets)
+	}
+}
+
+// A selection naming a container, source or user the snapshot lacks is an
+// error wrapping ErrNotFound (ls, restore and export used to succeed on it
+// with nothing).
+func TestSelectUnknownNamesNotFound(t *testing.T) {
+	ctx := context.Background()
+	r, _ := testRepo(t)
+	src := &fakeSource{data: map[string]map[string]map[string]string{"a@x.test": {"INBOX": {"1": "one"}}}}
+	snap, err := r.Backup(ctx, runOpts(src, twoUsers))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nop := func(SelectedContainer) error { return nil }
+	for _, sel := range []Selection{
+		{Users: []string{"a@x.test"}, Containers: []string{"Nope*"}},
+		{Users: []string{"a@x.test"}, Sources: []string{"calendar"}},
+		{Users: []string{"nobody@x.test"}},
+	} {
+		if err := r.Select(ctx, snap, sel, nop); !errors.Is(err, ErrNotFound) {
+			t.Errorf("%+v: %v, want ErrNotFound", sel, err)
+		}
+	}
+	if err := r.Select(ctx, snap, Selection{Users: []string{"a@x.test"}, Containers: []string{"INB*"}}, nop); err != nil {
+		t.Errorf("matching selection: %v", err)
 	}
 }
