@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -109,12 +110,24 @@ func loadReadConfig(cmd *cobra.Command, g *globalOptions) (*config.Config, error
 func openReadRepo(ctx context.Context, cfg *config.Config) (*backup.Repository, error) {
 	if cfg.Repository.Type == "fs" {
 		if _, err := os.Stat(cfg.Repository.Path); os.IsNotExist(err) {
-			return nil, fmt.Errorf("repository %s: %w", cfg.Repository.Path, backup.ErrNoRepository)
+			return nil, noRepoError{cfg.Repository.Path}
 		}
 	}
 	sink, err := openSink(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	return backup.Open(ctx, sink, repoOptions(cfg))
+	repo, err := backup.Open(ctx, sink, repoOptions(cfg))
+	if errors.Is(err, backup.ErrNoRepository) {
+		return nil, noRepoError{sink.String()}
+	}
+	return repo, err
 }
+
+// noRepoError is backup.ErrNoRepository worded for a command that reads.
+type noRepoError struct{ where string }
+
+func (e noRepoError) Error() string {
+	return e.where + ": no repository there: check -r or repository.path (a backup creates the repository)"
+}
+func (noRepoError) Unwrap() error { return backup.ErrNoRepository }
