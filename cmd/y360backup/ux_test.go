@@ -18,6 +18,7 @@ import (
 	"github.com/y360backup/y360backup/backup/export"
 	"github.com/y360backup/y360backup/backup/lease"
 	"github.com/y360backup/y360backup/internal/demo"
+	"github.com/y360backup/y360backup/internal/testpeer/s3peer"
 )
 
 // runCLIEnv runs the built binary with extra environment and returns
@@ -176,5 +177,25 @@ func TestExitCodes(t *testing.T) {
 		if got := exitCode(tt.err); got != tt.want {
 			t.Errorf("exitCode(%v) = %d, want %d", tt.err, got, tt.want)
 		}
+	}
+}
+
+// -r s3:URL/BUCKET/PREFIX reads a repository on S3 with credentials from
+// the AWS environment and no config file; a prefix without one exits 10.
+func TestCLIReadOnlyS3Repo(t *testing.T) {
+	sink, bucket := s3peer.Sink(t, "ux")
+	r, err := backup.Init(context.Background(), sink, backup.RepoOptions{SpoolDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	env := []string{"AWS_ACCESS_KEY_ID=" + os.Getenv("Y360_TEST_S3_ACCESS_KEY"), "AWS_SECRET_ACCESS_KEY=" + os.Getenv("Y360_TEST_S3_SECRET_KEY"),
+		"AWS_REGION=us-east-1", "Y360BACKUP_CONFIG=" + filepath.Join(t.TempDir(), "absent.yaml")}
+	base := "s3:" + os.Getenv("Y360_TEST_S3_ENDPOINT") + "/" + bucket
+	if out, errs, code := runCLIEnv(t, env, "-r", base+"/repo", "snapshots"); code != 0 || !strings.Contains(out, "TIME") {
+		t.Errorf("snapshots on S3: exit %d\n%s%s", code, out, errs)
+	}
+	if _, errs, code := runCLIEnv(t, env, "-r", base+"/elsewhere", "snapshots"); code != exitNoRepo {
+		t.Errorf("no repository on S3: exit %d\n%s", code, errs)
 	}
 }
