@@ -56,9 +56,6 @@ func main() {
 		"repository: a directory, s3:BUCKET[/PREFIX] or s3:https://HOST/BUCKET[/PREFIX] (env "+envRepository+"); "+
 			"commands that only read it need no config file then")
 	root.PersistentFlags().BoolVar(&gopts.json, "json", false, "print machine-readable JSON")
-	// Cobra checks flags and arguments before any PersistentPreRun: an error
-	// from a command that never got here is a usage error (exit 2).
-	root.PersistentPreRun = func(*cobra.Command, []string) { gopts.ran = true }
 	root.AddCommand(
 		newBackupCommand(&gopts),
 		newConfigCommand(&gopts),
@@ -77,7 +74,7 @@ func main() {
 		newDoctorCommand(&gopts),
 		newAuthCommand(&gopts),
 	)
-	requireSubcommands(root)
+	requireSubcommands(root, &gopts.ran)
 	stopProfiles := startProfiles()
 	err := root.ExecuteContext(ctx)
 	stopProfiles()
@@ -92,16 +89,24 @@ func main() {
 
 // requireSubcommands makes a command group given an unknown subcommand
 // ("config chek") fail as a usage error instead of printing help and
-// exiting 0.
-func requireSubcommands(c *cobra.Command) {
+// exiting 0, and sets *ran when a command's RunE starts: cobra checks
+// flags and arguments before, so an error from a command that never got
+// there is a usage error (exit 2).
+func requireSubcommands(c *cobra.Command, ran *bool) {
 	for _, sub := range c.Commands() {
-		requireSubcommands(sub)
+		requireSubcommands(sub, ran)
 	}
 	if c.HasParent() && c.HasSubCommands() && !c.Runnable() {
 		c.Args = cobra.NoArgs
 		c.RunE = func(cmd *cobra.Command, _ []string) error {
 			return fmt.Errorf("%w: %s needs a subcommand (see %s --help)", errUsage, cmd.CommandPath(), cmd.CommandPath())
 		}
+	}
+	switch run, runE := c.Run, c.RunE; {
+	case runE != nil:
+		c.RunE = func(cmd *cobra.Command, args []string) error { *ran = true; return runE(cmd, args) }
+	case run != nil:
+		c.Run = func(cmd *cobra.Command, args []string) { *ran = true; run(cmd, args) }
 	}
 }
 
