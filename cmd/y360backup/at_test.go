@@ -3,6 +3,8 @@ package main
 import (
 	"testing"
 	"time"
+
+	"github.com/y360backup/y360backup/backup"
 )
 
 // --at names the end of the period it spells: a date is the whole day ("as
@@ -21,6 +23,9 @@ func TestParseAt(t *testing.T) {
 		{"2026-11-20T18:00:05+03:00", time.Date(2026, 11, 20, 15, 0, 5, 999999999, time.UTC)},
 		{"2026-11-20T15:00:05.123456789Z", time.Date(2026, 11, 20, 15, 0, 5, 123456789, time.UTC)},
 		{" 2026-11-20 ", time.Date(2026, 11, 20, 23, 59, 59, 999999999, loc)},
+		{"2026-11-20 18:00:05.120", time.Date(2026, 11, 20, 18, 0, 5, 120999999, loc)},
+		{"2026-11-20 18:00:05.000", time.Date(2026, 11, 20, 18, 0, 5, 999999, loc)},
+		{"2026-11-20T15:00:05.5Z", time.Date(2026, 11, 20, 15, 0, 5, 599999999, time.UTC)},
 	}
 	for _, tt := range tests {
 		got, err := parseAt(tt.in)
@@ -36,5 +41,25 @@ func TestParseAt(t *testing.T) {
 	// --since/--until keep the start of what they name.
 	if got, _ := parseTime("2026-11-20"); !got.Equal(time.Date(2026, 11, 20, 0, 0, 0, 0, loc)) {
 		t.Errorf("parseTime(date) = %v", got)
+	}
+}
+
+// The TIME column gets fractions only when two neighbours share a second.
+func TestTimeDigits(t *testing.T) {
+	base := time.Date(2026, 11, 20, 18, 0, 5, 0, time.Local)
+	snap := func(d time.Duration) *backup.Snapshot { return &backup.Snapshot{Finished: base.Add(d)} }
+	tests := []struct {
+		snaps []*backup.Snapshot
+		want  int
+	}{
+		{[]*backup.Snapshot{snap(0), snap(time.Second)}, 0},
+		{[]*backup.Snapshot{snap(0), snap(100 * time.Millisecond)}, 3},
+		{[]*backup.Snapshot{snap(0), snap(time.Second), snap(time.Second + 10*time.Microsecond)}, 6},
+		{[]*backup.Snapshot{snap(1), snap(2)}, 9},
+	}
+	for i, tt := range tests {
+		if got := timeDigits(tt.snaps); got != tt.want {
+			t.Errorf("%d: %d digits, want %d", i, got, tt.want)
+		}
 	}
 }

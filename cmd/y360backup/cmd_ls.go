@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -37,18 +38,22 @@ func (f *snapshotFlags) find(cmd *cobra.Command, repo *backup.Repository) (*back
 }
 
 // timeLayouts are the accepted spellings, finest first; `snapshots` prints
-// the second one, its --json the first.
+// the second one (with fractions when two snapshots share a second), its
+// --json the first. Fractional seconds are accepted after any seconds field.
 var timeLayouts = []struct {
 	layout string
-	span   func(time.Time) time.Time // the end of the period the spelling names
+	span   time.Duration // the length of the period the spelling names; 0 = a day
 }{
-	{time.RFC3339Nano, func(t time.Time) time.Time { return t.Add(time.Second) }},
-	{"2006-01-02 15:04:05", func(t time.Time) time.Time { return t.Add(time.Second) }},
-	{"2006-01-02T15:04:05", func(t time.Time) time.Time { return t.Add(time.Second) }},
-	{"2006-01-02 15:04", func(t time.Time) time.Time { return t.Add(time.Minute) }},
-	{"2006-01-02T15:04", func(t time.Time) time.Time { return t.Add(time.Minute) }},
-	{"2006-01-02", func(t time.Time) time.Time { return t.AddDate(0, 0, 1) }},
+	{time.RFC3339Nano, time.Second},
+	{"2006-01-02 15:04:05", time.Second},
+	{"2006-01-02T15:04:05", time.Second},
+	{"2006-01-02 15:04", time.Minute},
+	{"2006-01-02T15:04", time.Minute},
+	{"2006-01-02", 0},
 }
+
+// fraction finds the fractional seconds of a spelled time.
+var fraction = regexp.MustCompile(`:\d\d[.,](\d{1,9})`)
 
 // parseTime reads a time as the start of what it names (--since, --until).
 func parseTime(s string) (time.Time, error) {
@@ -57,21 +62,36 @@ func parseTime(s string) (time.Time, error) {
 }
 
 // parseAt reads --at: the last instant of what s names ("as it was on the
-// 20th" = at the end of the 20th; "18:00" = until 18:00:59.999…), or s
-// exactly when it has fractional seconds (as `snapshots --json` prints).
+// 20th" = at the end of the 20th; "18:00" = until 18:00:59.999999999;
+// "18:00:05.120" = until 18:00:05.120999999; nine fraction digits, as
+// `snapshots --json` prints, name one instant).
 func parseAt(s string) (time.Time, error) {
-	t, end, err := parseSpan(s)
-	if err != nil || t.Nanosecond() != 0 {
-		return t, err
+	_, end, err := parseSpan(s)
+	if err != nil {
+		return end, err
 	}
 	return end.Add(-time.Nanosecond), nil
 }
 
+// parseSpan returns the period s names: [start, end).
 func parseSpan(s string) (start, end time.Time, err error) {
 	s = strings.TrimSpace(s)
 	for _, l := range timeLayouts {
-		if t, err := time.ParseInLocation(l.layout, s, time.Local); err == nil {
-			return t, l.span(t), nil
+		t, err := time.ParseInLocation(l.layout, s, time.Local)
+		if err != nil {
+			continue
+		}
+		switch m := fraction.FindStringSubmatch(s); {
+		case m != nil:
+			span := time.Duration(1)
+			for range 9 - len(m[1]) {
+				span *= 10
+			}
+			return t, t.Add(span), nil
+		case l.span == 0:
+			return t, t.AddDate(0, 0, 1), nil
+		default:
+			return t, t.Add(l.span), nil
 		}
 	}
 	return time.Time{}, time.Time{}, fmt.Errorf("%q is not a time like 2026-11-25, 2026-11-25 18:00:05 or 2026-11-25T12:00:00+03:00", s)
@@ -84,7 +104,32 @@ func announce(cmd *cobra.Command, snap *backup.Snapshot) {
 
 // snapTime is a snapshot's time as every listing prints it: when it was
 // written (what --at compares), to the second, local.
-func snapTime(s *backup.Snapshot) string { return s.Finished.Local().Format("2006-01-02 15:04:05") }
+func snapTime(s *backup.Snapshot) string { return snapTimeIn(s, 0) }
+
+// snapTimeIn prints with digits (0, 3, 6 or 9) fractional digits.
+func snapTimeIn(s *backup.Snapshot, digits int) string {
+	layout := "2006-01-02 15:04:05"
+	if digits > 0 {
+		layout += "." + strings.Repeat("0", digits)
+	}
+	return s.Finished.Local().Format(layout)
+}
+
+// timeDigits is the fewest fractional digits that tell every snapshot's
+// printed time from its neighbours' (the list is in time order), so each
+// TIME given to --at picks its own row.
+func timeDigits(snaps []*backup.Snapshot) int {
+	for _, d := range []int{0, 3, 6} {
+		distinct := true
+		for i := 1; i < len(snaps) && distinct; i++ {
+			distinct = snapTimeIn(snaps[i-1], d) != snapTimeIn(snaps[i], d)
+		}
+		if distinct {
+			return d
+		}
+	}
+	return 9
+}
 
 func newLsCommand(g *globalOptions) *cobra.Command {
 	var sf snapshotFlags
