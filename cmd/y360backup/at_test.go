@@ -63,3 +63,14 @@ func TestTimeDigits(t *testing.T) {
 		}
 	}
 }
+
+// A command's failure summary names that command, not "backup".
+func TestFinishedWording(t *testing.T) {
+	err := finished(nil, 2, "export", "exported")
+	if err == nil || err.Error() != "export finished with failures: 2 item(s) not exported" || exitCode(err) != exitFailure {
+		t.Errorf("got %v (exit %d)", err, exitCode(err))
+	}
+	if finished(nil, 0, "restore", "restored") != nil {
+		t.Error("no failures must be no error")
+	}
+}
