@@ -74,3 +74,21 @@ func TestFinishedWording(t *testing.T) {
 		t.Error("no failures must be no error")
 	}
 }
+
+// FuzzParseAt: --at is typed by people. Whatever it accepts names a
+// period: the instant --at picks is never before its start.
+func FuzzParseAt(f *testing.F) {
+	for _, s := range []string{"2026-11-20", "2026-11-20 18:00", "2026-11-20 18:00:05.120", "2026-11-20T15:00:05.123456789Z", "2026-11-20T18:00:05+03:00", "x", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		at, err := parseAt(s)
+		start, serr := parseTime(s)
+		if (err == nil) != (serr == nil) {
+			t.Fatalf("%q: parseAt %v, parseTime %v", s, err, serr)
+		}
+		if err == nil && at.Before(start) {
+			t.Fatalf("%q: --at %v before the start %v", s, at, start)
+		}
+	})
+}
