@@ -110,6 +110,7 @@ func (r *Repository) Select(ctx context.Context, snap *Snapshot, sel Selection, 
 	users := append([]UserSnapshot(nil), snap.Users...)
 	sort.Slice(users, func(i, j int) bool { return users[i].Email < users[j].Email })
 	found := map[string]bool{}
+	srcSeen, containerSeen := false, false
 	for _, u := range users {
 		if !sel.wantUser(u) {
 			continue
@@ -124,11 +125,13 @@ func (r *Repository) Select(ctx context.Context, snap *Snapshot, sel Selection, 
 			if !sel.wantSource(name) {
 				continue
 			}
+			srcSeen = true
 			heads := u.Sources[name].Containers
 			for _, h := range heads {
 				if !sel.wantContainer(h.Name) {
 					continue
 				}
+				containerSeen = true
 				v, err := r.LoadContainer(ctx, u.ID, name, h)
 				if err != nil {
 					return fmt.Errorf("%s %s %q: %w", u.Email, name, h.Name, err)
@@ -151,8 +154,14 @@ func (r *Repository) Select(ctx context.Context, snap *Snapshot, sel Selection, 
 	}
 	for _, w := range sel.Users {
 		if !found[strings.ToLower(w)] && !found[w] {
-			return fmt.Errorf("user %q is not in snapshot %s", w, snap.ID)
+			return fmt.Errorf("user %q is not in snapshot %s: %w", w, snap.ID, ErrNotFound)
 		}
+	}
+	if len(found) > 0 && len(sel.Sources) > 0 && !srcSeen {
+		return fmt.Errorf("no source %s of the selected users in snapshot %s: %w", strings.Join(sel.Sources, ", "), snap.ID, ErrNotFound)
+	}
+	if len(found) > 0 && len(sel.Containers) > 0 && !containerSeen {
+		return fmt.Errorf("no container matching %q in snapshot %s (ls USER lists them): %w", strings.Join(sel.Containers, `", "`), snap.ID, ErrNotFound)
 	}
 	return nil
 }
@@ -185,11 +194,22 @@ type RestoreReport struct {
 	Target     string   `json:"target"` // "in place" or the Restored… folder name
 }
 
-// RestoreFolderName is the non-destructive destination for a snapshot. It
-// has no '.', ':' or '/': Dovecot's Maildir++ refuses dots in folder names,
-// Windows refuses colons, and '/' is a hierarchy separator almost everywhere.
+// RestoreFolderName is the non-destructive destination for a snapshot:
+// its time (the one `snapshots` prints) to the second and its short ID, so
+// two snapshots never share a destination (a rerun of one restore finds its
+// own). It has no '.', ':' or '/': Dovecot's Maildir++ refuses dots in folder
+// names, Windows refuses colons, and '/' is a hierarchy separator almost
+// everywhere.
 func RestoreFolderName(snap *Snapshot) string {
-	return "Restored " + snap.Started.Local().Format("2006-01-02 15h04")
+	return "Restored " + snap.Finished.Local().Format("2006-01-02 15h04m05") + " " + ShortID(snap.ID)
+}
+
+// ShortID is the first 8 characters of a snapshot ID, as listings show it.
+func ShortID(id string) string {
+	if len(id) > 8 {
+		return id[:8]
+	}
+	return id
 }
 
 // Restore writes the selected items back through the sources' Restorers.

@@ -2,6 +2,7 @@ package backup
 
 import (
 	"context"
+	"errors"
 	"io"
 	"sort"
 	"strings"
@@ -129,5 +130,71 @@ func TestNaturalLess(t *testing.T) {
 	want := "7/1 7/2 007/3 7/10 10/1 disk:/a9 disk:/a10 disk:/b"
 	if got := strings.Join(ids, " "); got != want {
 		t.Errorf("natural order %q, want %q", got, want)
+	}
+}
+
+// Two snapshots taken in the same minute (even the same second) restore
+// into places of their own: the default destination names the snapshot.
+func TestRestoreFolderNamePerSnapshot(t *testing.T) {
+	ctx := context.Background()
+	r, _ := testRepo(t)
+	src := &fakeSource{data: map[string]map[string]map[string]string{"a@x.test": {"INBOX": {"1": "one"}}}}
+	snap1, err := r.Backup(ctx, runOpts(src, twoUsers))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.data["a@x.test"]["INBOX"]["2"] = "two"
+	snap2, err := r.Backup(ctx, runOpts(src, twoUsers))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Pin both into one second: only the ID can tell them apart then.
+	s1, s2 := *snap1, *snap2
+	s1.Finished = time.Date(2026, 11, 20, 10, 0, 5, 100, time.Local)
+	s2.Finished = s1.Finished.Add(500 * time.Millisecond)
+	n1, n2 := RestoreFolderName(&s1), RestoreFolderName(&s2)
+	if n1 == n2 {
+		t.Fatalf("two snapshots share the destination %q", n1)
+	}
+	want := "Restored 2026-11-20 10h00m05 " + ShortID(s1.ID)
+	if n1 != want || strings.ContainsAny(n1, ".:/") {
+		t.Errorf("name %q, want %q (no '.', ':' or '/')", n1, want)
+	}
+	fr := &fakeRestorer{written: map[string]string{}}
+	for _, s := range []*Snapshot{&s1, &s2} {
+		_, err := r.Restore(ctx, RestoreOptions{Snapshot: s, Restorers: map[string]sources.Restorer{"fake": fr},
+			Tokens: func(sources.User) sources.TokenSource { return &nopTokens{} }})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(fr.targets) != 2 || fr.targets[0].Under == fr.targets[1].Under {
+		t.Errorf("targets %+v", fr.targets)
+	}
+}
+
+// A selection naming a container, source or user the snapshot lacks is an
+// error wrapping ErrNotFound (ls, restore and export used to succeed on it
+// with nothing).
+func TestSelectUnknownNamesNotFound(t *testing.T) {
+	ctx := context.Background()
+	r, _ := testRepo(t)
+	src := &fakeSource{data: map[string]map[string]map[string]string{"a@x.test": {"INBOX": {"1": "one"}}}}
+	snap, err := r.Backup(ctx, runOpts(src, twoUsers))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nop := func(SelectedContainer) error { return nil }
+	for _, sel := range []Selection{
+		{Users: []string{"a@x.test"}, Containers: []string{"Nope*"}},
+		{Users: []string{"a@x.test"}, Sources: []string{"calendar"}},
+		{Users: []string{"nobody@x.test"}},
+	} {
+		if err := r.Select(ctx, snap, sel, nop); !errors.Is(err, ErrNotFound) {
+			t.Errorf("%+v: %v, want ErrNotFound", sel, err)
+		}
+	}
+	if err := r.Select(ctx, snap, Selection{Users: []string{"a@x.test"}, Containers: []string{"INB*"}}, nop); err != nil {
+		t.Errorf("matching selection: %v", err)
 	}
 }

@@ -133,7 +133,20 @@ func (r *Repository) Snapshots(ctx context.Context) ([]*Snapshot, error) {
 		}
 		out = append(out, s)
 	}
+	sortSnapshots(out)
 	return out, errors.Join(errs...)
+}
+
+// sortSnapshots orders by time (Finished, what listings print and --at
+// compares), then ID: never by the random ID alone, whatever the sink's
+// listing order or a key's spelling.
+func sortSnapshots(ss []*Snapshot) {
+	sort.SliceStable(ss, func(i, j int) bool {
+		if c := ss[i].Finished.Compare(ss[j].Finished); c != 0 {
+			return c < 0
+		}
+		return ss[i].ID < ss[j].ID
+	})
 }
 
 // latestSnapshot reads the newest readable snapshot (nil when there is
@@ -219,6 +232,10 @@ func snapshotKeyParts(key string) (finished time.Time, id string, ok bool) {
 	return t, id, err == nil
 }
 
+// ErrNotFound is wrapped by errors for a snapshot, user, source or container
+// that a selection names but the repository does not have.
+var ErrNotFound = errors.New("not found")
+
 // FindSnapshot returns the snapshot whose ID (or key) starts with prefix, or
 // with prefix "latest" the newest one. It reads only that snapshot.
 func (r *Repository) FindSnapshot(ctx context.Context, prefix string) (*Snapshot, error) {
@@ -243,7 +260,7 @@ func (r *Repository) FindSnapshot(ctx context.Context, prefix string) (*Snapshot
 		}
 	}
 	if found == "" {
-		return nil, fmt.Errorf("repository: no snapshot %q", prefix)
+		return nil, fmt.Errorf("repository: no snapshot %q: %w", prefix, ErrNotFound)
 	}
 	return r.loadSnapshot(ctx, found)
 }
@@ -311,7 +328,7 @@ func (r *Repository) SnapshotAt(ctx context.Context, t time.Time) (*Snapshot, er
 		}
 	}
 	if best == "" {
-		return nil, fmt.Errorf("repository: no snapshot at or before %s", t.Format(time.RFC3339))
+		return nil, fmt.Errorf("repository: no snapshot at or before %s: %w", t.Format(time.RFC3339), ErrNotFound)
 	}
 	return r.loadSnapshot(ctx, best)
 }

@@ -8,11 +8,12 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path"
+	"reflect"
 	"regexp"
 	"sort"
 	"strconv"
@@ -186,49 +187,68 @@ func (e *Error) Error() string {
 
 // Load reads, expands, decodes, defaults and validates the file.
 func Load(file string) (*Config, error) {
-	data, err := os.ReadFile(file)
+	data, err := read(file)
 	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+		return nil, err
 	}
 	return Parse(file, data, os.LookupEnv)
 }
 
 // Parse is Load on bytes, with an injectable environment.
 func Parse(file string, data []byte, env func(string) (string, bool)) (*Config, error) {
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, &Error{File: file, Problems: []Problem{{Msg: "not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}}}
-	}
-	lines := map[string]int{}
-	var probs []Problem
-	if len(root.Content) > 0 {
-		walk(root.Content[0], "", lines, func(n *yaml.Node, key string) {
-			if err := expandNode(n, env); err != nil {
-				probs = append(probs, Problem{Key: key, Line: n.Line, Msg: err.Error()})
-			}
-		})
-	}
-	cfg := &Config{}
-	if len(root.Content) > 0 { // an empty file decodes to the zero Config
-		b, err := yaml.Marshal(&root)
-		if err == nil {
-			dec := yaml.NewDecoder(bytes.NewReader(b))
-			dec.KnownFields(true)
-			err = dec.Decode(cfg)
-		}
-		if err != nil {
-			probs = append(probs, decodeProblems(err, lines)...)
-		}
-	}
-	if len(probs) == 0 {
-		cfg.readSecretFiles(&probs, lines)
-		cfg.applyDefaults()
-		probs = append(probs, cfg.validate(lines)...)
-	}
+	cfg, probs := parse(data, env)
 	if len(probs) > 0 {
 		return nil, &Error{File: file, Problems: probs}
 	}
 	return cfg, nil
+}
+
+// parse decodes the parsed document itself (never a re-marshalled copy, so
+// every line is the file's own) and collects every problem: unknown keys,
+// each wrong type, unreadable secret files and then the checks of validate
+// (except those on a key already reported: a value that did not decode is
+// also "missing").
+func parse(data []byte, env func(string) (string, bool)) (*Config, []Problem) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, []Problem{{Msg: "not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}}
+	}
+	lines := map[string]int{}
+	var probs []Problem
+	cfg := &Config{}
+	if len(root.Content) > 0 { // an empty file decodes to the zero Config
+		doc := root.Content[0]
+		walk(doc, "", lines, func(n *yaml.Node, key string) {
+			if err := expandNode(n, env); err != nil {
+				probs = append(probs, Problem{Key: key, Line: n.Line, Msg: err.Error()})
+			}
+		})
+		probs = append(probs, unknownKeys(doc, reflect.TypeFor[Config](), "")...)
+		if err := doc.Decode(cfg); err != nil {
+			probs = append(probs, decodeProblems(err, lines)...)
+		}
+	}
+	cfg.readSecretFiles(&probs, lines)
+	cfg.applyDefaults()
+	reported := map[string]bool{}
+	for _, p := range probs {
+		reported[p.Key] = true
+	}
+	for _, p := range cfg.validate(lines) {
+		if !reported[p.Key] {
+			probs = append(probs, p)
+		}
+	}
+	sort.SliceStable(probs, func(i, j int) bool { return lineOrder(probs[i]) < lineOrder(probs[j]) })
+	return cfg, probs
+}
+
+// lineOrder sorts problems by line; those without one (missing keys) last.
+func lineOrder(p Problem) int {
+	if p.Line == 0 {
+		return math.MaxInt
+	}
+	return p.Line
 }
 
 // walk visits scalar values with their dotted keys and records key lines.
@@ -277,12 +297,10 @@ func expandNode(n *yaml.Node, env func(string) (string, bool)) error {
 	return nil
 }
 
-var (
-	lineRe    = regexp.MustCompile(`^line (\d+): (.*)$`)
-	unknownRe = regexp.MustCompile(`field (\S+) not found in type config\.(\w+)`)
-)
+var lineRe = regexp.MustCompile(`^line (\d+): (.*)$`)
 
-// decodeProblems turns yaml.v3's TypeError lines into Problems.
+// decodeProblems turns yaml.v3's TypeError lines (one per value that did
+// not fit its key's type) into Problems.
 func decodeProblems(err error, lines map[string]int) []Problem {
 	var te *yaml.TypeError
 	if !errors.As(err, &te) {
@@ -294,30 +312,11 @@ func decodeProblems(err error, lines map[string]int) []Problem {
 		if m := lineRe.FindStringSubmatch(e); m != nil {
 			p.Line, _ = strconv.Atoi(m[1])
 			p.Msg = m[2]
-		}
-		if m := unknownRe.FindStringSubmatch(p.Msg); m != nil {
-			p.Key = keyAtLine(lines, p.Line, m[1])
-			p.Msg = "unknown key (check the spelling against config.example.yaml)"
-		} else if p.Line > 0 {
-			p.Key = deepestKeyAtLine(lines, p.Line) // a wrong type: name the value's key
+			p.Key = deepestKeyAtLine(lines, p.Line) // name the value's key
 		}
 		out = append(out, p)
 	}
 	return out
-}
-
-func keyAtLine(lines map[string]int, line int, field string) string {
-	var keys []string
-	for k, l := range lines {
-		if l == line && (k == field || strings.HasSuffix(k, "."+field)) {
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys)
-	if len(keys) > 0 {
-		return keys[0]
-	}
-	return field
 }
 
 // deepestKeyAtLine returns the longest key that starts on line (a flow

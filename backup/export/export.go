@@ -3,6 +3,7 @@ package export
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -24,11 +25,32 @@ const (
 
 // Options configure an export.
 type Options struct {
-	// Out is a directory (created; must not hold files we would write) or a
-	// file name ending in ".tar.zst".
+	// Out is a directory (created; must be empty unless Force), a file name
+	// ending in ".tar.zst", or "-": an uncompressed tar stream to Stream.
 	Out string
 	// MailFormat is Maildir (default), Mbox or EML.
 	MailFormat string
+	// Force exports into a directory that already holds files (existing
+	// files are still never overwritten: those items fail).
+	Force bool
+	// Stream receives the tar stream when Out is "-".
+	Stream io.Writer
+}
+
+// ManifestName is the file, at the top of every export, that maps each
+// container's original name to where it was written (one JSON object per
+// line, a ManifestEntry).
+const ManifestName = "y360backup-manifest.jsonl"
+
+// ManifestEntry is one line of the manifest.
+type ManifestEntry struct {
+	User        string `json:"user"`
+	UserID      string `json:"user_id"`
+	Source      string `json:"source"`
+	Container   string `json:"container"`              // the name as backed up
+	DisplayName string `json:"display_name,omitempty"` // a calendar's name as its owner sees it
+	Path        string `json:"path"`                   // relative to the export's top
+	Items       int    `json:"items"`
 }
 
 // Report says what was exported.
@@ -59,18 +81,21 @@ func Export(ctx context.Context, repo *backup.Repository, snap *backup.Snapshot,
 	default:
 		return nil, fmt.Errorf("export: mail format %q: use maildir, mbox or eml", opts.MailFormat)
 	}
-	var out output
-	var err error
-	if strings.HasSuffix(opts.Out, ".tar.zst") {
-		out, err = newTarOutput(opts.Out)
-	} else {
-		out, err = newDirOutput(opts.Out)
-	}
+	out, err := openOutput(opts)
 	if err != nil {
 		return nil, err
 	}
-	e := &exporter{repo: repo, out: out, opts: opts, rep: &Report{}, names: map[string]uniq{}}
+	mf, err := out.create(ManifestName, -1, time.Now())
+	if err != nil {
+		out.close()
+		return nil, err
+	}
+	e := &exporter{repo: repo, out: out, opts: opts, rep: &Report{}, names: map[string]uniq{},
+		paths: newNamer(), manifest: json.NewEncoder(mf)}
 	err = repo.Select(ctx, snap, sel, e.container)
+	if cerr := mf.Close(); err == nil {
+		err = cerr
+	}
 	if cerr := out.close(); err == nil {
 		err = cerr
 	}
@@ -78,11 +103,13 @@ func Export(ctx context.Context, repo *backup.Repository, snap *backup.Snapshot,
 }
 
 type exporter struct {
-	repo  *backup.Repository
-	out   output
-	opts  Options
-	rep   *Report
-	names map[string]uniq // per directory
+	repo     *backup.Repository
+	out      output
+	opts     Options
+	rep      *Report
+	names    map[string]uniq // item file names, per directory
+	paths    *namer          // container paths
+	manifest *json.Encoder
 }
 
 func (e *exporter) uniqIn(dir string) uniq {
@@ -104,20 +131,42 @@ func (e *exporter) fail(sc backup.SelectedContainer, id string, err error) {
 func (e *exporter) container(sc backup.SelectedContainer) error {
 	e.rep.Containers++
 	base := SafeName(sc.User.Email) + "/" + SafeName(sc.Source)
+	entry := ManifestEntry{User: sc.User.Email, UserID: sc.User.ID, Source: sc.Source, Container: sc.Head.Name, Items: len(sc.Items)}
 	var err error
 	switch sc.Source {
 	case "mail":
-		err = e.mail(base, sc)
+		entry.Path, err = e.mail(base, sc)
 	case "calendar":
-		err = e.calendar(base, sc)
+		entry.DisplayName = displayName(sc)
+		entry.Path, err = e.calendar(base, sc, entry.DisplayName)
 	case "disk":
-		err = e.disk(base, sc)
+		entry.Path, err = base, e.disk(base, sc)
 	case "org":
-		err = e.org(base, sc)
+		entry.Path = e.paths.dir(base, []string{sc.Head.Name})
+		err = e.org(entry.Path, sc)
 	default:
-		err = e.plain(base+"/"+SafeName(sc.Head.Name), sc)
+		entry.Path = e.paths.dir(base, []string{sc.Head.Name})
+		err = e.plain(entry.Path, sc)
+	}
+	if merr := e.manifest.Encode(entry); err == nil {
+		err = merr
 	}
 	return err
+}
+
+// hierarchy splits a mail folder name on the delimiters servers use.
+func hierarchy(name string) []string {
+	parts := strings.FieldsFunc(name, func(r rune) bool { return r == '|' || r == '/' })
+	if len(parts) == 0 {
+		return []string{name}
+	}
+	return parts
+}
+
+// sibling is the path of a file next to directory dir: dir + ext, or a
+// fresh name if that is taken.
+func (e *exporter) sibling(dir, ext string) string {
+	return e.paths.file(path.Dir(dir), path.Base(dir), ext)
 }
 
 // copyItem writes one item's bytes through fn's writer, verifying the hash.
@@ -169,13 +218,19 @@ func maildirFlags(flags []string) string {
 	return string(out)
 }
 
-func (e *exporter) mail(base string, sc backup.SelectedContainer) error {
-	dir := base + "/" + strings.Join(SafePath(sc.Head.Name, "|/"), "/")
+// mail writes a folder; child folders nest in their parent's directory
+// (named so a child called cur, new or tmp cannot land in the Maildir).
+func (e *exporter) mail(base string, sc backup.SelectedContainer) (string, error) {
+	if e.opts.MailFormat == Mbox {
+		p := e.sibling(e.paths.dir(base, hierarchy(sc.Head.Name)), ".mbox")
+		return p, e.mbox(p, sc)
+	}
+	dir := e.paths.dir(base, hierarchy(sc.Head.Name), "cur", "new", "tmp")
 	switch e.opts.MailFormat {
 	case Maildir:
 		for _, sub := range []string{"cur", "new", "tmp"} {
 			if err := e.out.mkdir(dir + "/" + sub); err != nil {
-				return err
+				return dir, err
 			}
 		}
 		for _, it := range sc.Items {
@@ -191,10 +246,8 @@ func (e *exporter) mail(base string, sc backup.SelectedContainer) error {
 			m := parseMeta(it)
 			e.file(sc, dir+"/"+u.name(SafeName(strings.ReplaceAll(it.ID, "/", "_")), ".eml"), it, m.Date)
 		}
-	case Mbox:
-		return e.mbox(dir+".mbox", sc)
 	}
-	return nil
+	return dir, nil
 }
 
 // mbox writes one mboxrd file: "From " separator lines, and any line that
@@ -266,10 +319,13 @@ func (e *exporter) mboxBody(it backup.ItemView, bw *bufio.Writer) error {
 	return bw.WriteByte('\n')
 }
 
-func (e *exporter) calendar(base string, sc backup.SelectedContainer) error {
-	dir := base + "/" + SafeName(sc.Head.Name)
+// calendar writes one .ics per object under the collection's name and a
+// merged .ics next to it that carries the display name (X-WR-CALNAME).
+func (e *exporter) calendar(base string, sc backup.SelectedContainer, display string) (string, error) {
+	dir := e.paths.dir(base, []string{sc.Head.Name})
 	u := e.uniqIn(dir)
 	merged := newMerger()
+	merged.name = cmp.Or(display, sc.Head.Name)
 	for _, it := range sc.Items {
 		name := path.Base(it.ID)
 		name = strings.TrimSuffix(name, ".ics")
@@ -281,15 +337,25 @@ func (e *exporter) calendar(base string, sc backup.SelectedContainer) error {
 			}
 		}
 	}
-	w, err := e.out.create(dir+".ics", -1, time.Time{})
+	w, err := e.out.create(e.sibling(dir, ".ics"), -1, time.Time{})
 	if err != nil {
-		return err
+		return dir, err
 	}
 	if err := merged.write(w); err != nil {
 		w.Close()
-		return err
+		return dir, err
 	}
-	return w.Close()
+	return dir, w.Close()
+}
+
+// displayName is a calendar's name as its owner sees it, from the cursor
+// the calendar source stores ("" when it has none).
+func displayName(sc backup.SelectedContainer) string {
+	var c struct {
+		DisplayName string `json:"displayname"`
+	}
+	_ = json.Unmarshal(sc.State, &c)
+	return c.DisplayName
 }
 
 func (e *exporter) disk(base string, sc backup.SelectedContainer) error {
@@ -300,7 +366,14 @@ func (e *exporter) disk(base string, sc backup.SelectedContainer) error {
 			p = it.ID
 		}
 		p = strings.TrimPrefix(p, "disk:")
-		e.file(sc, base+"/"+strings.Join(SafePath(p, "/"), "/"), it, m.Modified)
+		parts := strings.FieldsFunc(p, func(r rune) bool { return r == '/' })
+		for i := range parts {
+			parts[i] = EscapeName(parts[i])
+		}
+		if len(parts) == 0 {
+			parts = []string{"_"}
+		}
+		e.file(sc, base+"/"+strings.Join(parts, "/"), it, m.Modified)
 	}
 	return nil
 }

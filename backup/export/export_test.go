@@ -206,7 +206,7 @@ func TestExportCalendarAndDisk(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(out, "alice@x.test", "evil")); err == nil {
 		t.Error("../evil escaped the disk folder")
 	}
-	if _, err := os.Stat(filepath.Join(out, "alice@x.test", "disk", "_CON")); err != nil {
+	if _, err := os.Stat(filepath.Join(out, "alice@x.test", "disk", "%43ON")); err != nil {
 		t.Errorf("reserved name not renamed: %v", err)
 	}
 }

@@ -48,18 +48,6 @@ func SafeName(s string) string {
 	return out
 }
 
-// SafePath splits a hierarchical name on any of seps and makes each part safe.
-func SafePath(name string, seps string) []string {
-	parts := strings.FieldsFunc(name, func(r rune) bool { return strings.ContainsRune(seps, r) })
-	if len(parts) == 0 {
-		parts = []string{name}
-	}
-	for i, p := range parts {
-		parts[i] = SafeName(p)
-	}
-	return parts
-}
-
 // uniq hands out names that differ from every earlier one in the same scope.
 type uniq map[string]int
 

@@ -15,11 +15,10 @@ import (
 const maxOrgObject = 8 << 20
 
 // org writes one organization container (an object kind) as one JSON file
-// per object, exactly as the API returned it, under <base>/<kind>/, and
-// the same objects as <base>/<kind>.csv for spreadsheets.
-func (e *exporter) org(base string, sc backup.SelectedContainer) error {
+// per object, exactly as the API returned it, under dir (<base>/<kind>,
+// escaped), and the same objects as dir.csv for spreadsheets.
+func (e *exporter) org(dir string, sc backup.SelectedContainer) error {
 	kind := sc.Head.Name
-	dir := base + "/" + SafeName(kind)
 	u := e.uniqIn(dir)
 	for _, it := range sc.Items {
 		e.file(sc, dir+"/"+u.name(SafeName(it.ID), ".json"), it, time.Time{})

@@ -2,6 +2,7 @@ package export
 
 import (
 	"archive/tar"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -22,12 +23,48 @@ type output interface {
 	close() error
 }
 
+// ErrNotEmpty is returned, before anything is written, for an export into
+// a directory that already holds files (and no Force).
+var ErrNotEmpty = errors.New("the output directory is not empty")
+
+// openOutput picks the output Options.Out names.
+func openOutput(opts Options) (output, error) {
+	switch {
+	case opts.Out == "-":
+		if opts.Stream == nil {
+			return nil, errors.New("export: --out - needs a stream to write to")
+		}
+		return newTarOutput(nopCloser{opts.Stream}, false, os.TempDir()), nil
+	case strings.HasSuffix(opts.Out, ".tar.zst"):
+		f, err := os.OpenFile(opts.Out, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("export: %w", err)
+		}
+		return newTarOutput(f, true, filepath.Dir(opts.Out)), nil
+	}
+	return newDirOutput(opts.Out, opts.Force)
+}
+
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
+
 // dirOutput writes into a directory tree.
 type dirOutput struct{ root string }
 
-func newDirOutput(root string) (*dirOutput, error) {
+func newDirOutput(root string, force bool) (*dirOutput, error) {
+	if !force {
+		ents, err := os.ReadDir(root)
+		if err != nil && !os.IsNotExist(err) {
+			return nil, fmt.Errorf("export: %w", err)
+		}
+		if len(ents) > 0 {
+			return nil, fmt.Errorf("export: %s: %w (it holds %s, ...): choose a new or empty directory, or --force to add to it (existing files are never overwritten)",
+				root, ErrNotEmpty, ents[0].Name())
+		}
+	}
 	if err := os.MkdirAll(root, 0o700); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("export: %w", err)
 	}
 	return &dirOutput{root: root}, nil
 }
@@ -42,7 +79,7 @@ func (d *dirOutput) create(p string, size int64, mtime time.Time) (io.WriteClose
 	}
 	f, err := os.OpenFile(full, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("export: %w (export into an empty directory)", err)
+		return nil, fmt.Errorf("export: %w", err)
 	}
 	return &mtimeFile{File: f, mtime: mtime}, nil
 }
@@ -66,27 +103,27 @@ func (f *mtimeFile) Close() error {
 	return err
 }
 
-// tarOutput writes a .tar.zst stream. Entries of unknown size are spooled
-// to a temporary file first (tar headers carry the size).
+// tarOutput writes a tar stream, zstd-compressed for a .tar.zst file.
+// Entries of unknown size are spooled to a temporary file in tmp first (tar
+// headers carry the size).
 type tarOutput struct {
 	mu  sync.Mutex
-	f   *os.File
-	zw  *zstd.Encoder
+	f   io.WriteCloser
+	zw  *zstd.Encoder // nil: plain tar
 	tw  *tar.Writer
 	tmp string
 }
 
-func newTarOutput(file string) (*tarOutput, error) {
-	f, err := os.OpenFile(file, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("export: %w", err)
+func newTarOutput(f io.WriteCloser, compress bool, tmp string) *tarOutput {
+	t := &tarOutput{f: f, tmp: tmp}
+	var w io.Writer = f
+	if compress {
+		// Only options are validated, and these are fixed: no error.
+		t.zw, _ = zstd.NewWriter(f, zstd.WithEncoderConcurrency(1))
+		w = t.zw
 	}
-	zw, err := zstd.NewWriter(f, zstd.WithEncoderConcurrency(1))
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	return &tarOutput{f: f, zw: zw, tw: tar.NewWriter(zw), tmp: filepath.Dir(file)}, nil
+	t.tw = tar.NewWriter(w)
+	return t
 }
 
 func (t *tarOutput) create(p string, size int64, mtime time.Time) (io.WriteCloser, error) {
@@ -151,8 +188,10 @@ func (t *tarOutput) mkdir(p string) error {
 
 func (t *tarOutput) close() error {
 	err := t.tw.Close()
-	if e := t.zw.Close(); err == nil {
-		err = e
+	if t.zw != nil {
+		if e := t.zw.Close(); err == nil {
+			err = e
+		}
 	}
 	if e := t.f.Close(); err == nil {
 		err = e

@@ -95,7 +95,7 @@ func reportSnapshot(w io.Writer, asJSON bool, snap *backup.Snapshot) error {
 		printSummary(w, snap)
 	}
 	if snap.Status != backup.StatusOK {
-		return fmt.Errorf("%w: %d user(s) failed, %d item(s) failed (snapshot %s)", errPartial, snap.UsersFailed, snap.Totals.Failed, snap.ID)
+		return fmt.Errorf("backup %w: %d user(s) failed, %d item(s) failed (snapshot %s)", errPartial, snap.UsersFailed, snap.Totals.Failed, snap.ID)
 	}
 	return nil
 }

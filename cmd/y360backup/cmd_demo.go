@@ -1,6 +1,9 @@
 package main
 
 import (
+	"errors"
+	"fmt"
+
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
@@ -27,7 +30,11 @@ incremental and a no-change backup, and checks every stored item against the ser
 					return err
 				}
 			}
-			return demo.Run(cmd.Context(), demo.Options{Dir: dir, Out: cmd.OutOrStdout(), Log: log})
+			err := demo.Run(cmd.Context(), demo.Options{Dir: dir, Out: cmd.OutOrStdout(), Log: log})
+			if errors.Is(err, demo.ErrDirNotEmpty) {
+				return fmt.Errorf("%w: %w", errUsage, err)
+			}
+			return err
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", "y360backup-demo", "repository folder for the demo")

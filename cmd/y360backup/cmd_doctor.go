@@ -58,7 +58,8 @@ except the probe object, which is deleted again.`,
 	return cmd
 }
 
-// errDoctor means at least one link is broken (the details were printed).
+// errDoctor means at least one link is broken (the details were printed);
+// it exits 3, as a run that could not happen.
 var errDoctor = errors.New("doctor found problems")
 
 func runDoctor(ctx context.Context, cfg *config.Config, opts doctorOptions, out io.Writer) error {

@@ -84,7 +84,7 @@ what it already wrote is recognised and skipped.`,
 			if err != nil {
 				return err
 			}
-			repo, err := openRepo(cmd.Context(), cfg)
+			repo, err := openReadRepo(cmd.Context(), cfg)
 			if err != nil {
 				return err
 			}
@@ -93,6 +93,7 @@ what it already wrote is recognised and skipped.`,
 			if err != nil {
 				return err
 			}
+			announce(cmd, snap)
 			hc := politeTransport(cfg, nil).Client()
 			org, err := newOrgClient(cfg, hc)
 			if err != nil {
@@ -119,7 +120,7 @@ what it already wrote is recognised and skipped.`,
 			if rep == nil {
 				return err
 			}
-			return finished(err, rep.Failed, "restored")
+			return finished(err, rep.Failed, "restore", "restored")
 		},
 	}
 	opts.snapshotFlags.add(cmd)

@@ -26,9 +26,12 @@ func newSnapshotsCommand(g *globalOptions) *cobra.Command {
 				return err
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 2, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tSTARTED\tDURATION\tSTATUS\tUSERS\tITEMS\tBYTES\tFAILED")
+			// TIME is when the snapshot was written: what the list is
+			// ordered by and what --at compares.
+			fmt.Fprintln(tw, "ID\tTIME\tDURATION\tSTATUS\tUSERS\tITEMS\tBYTES\tFAILED")
+			digits := timeDigits(snaps)
 			for _, s := range snaps {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d/%d\t%d\t%s\t%d\n", s.ID, s.Started.Local().Format("2006-01-02 15:04:05"),
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d/%d\t%d\t%s\t%d\n", s.ID, snapTimeIn(s, digits),
 					s.Finished.Sub(s.Started).Round(1e8), s.Status, s.UsersOK, s.UsersOK+s.UsersFailed,
 					s.Totals.Items, humanBytes(s.Totals.Bytes), s.Totals.Failed)
 			}

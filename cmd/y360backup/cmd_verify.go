@@ -20,6 +20,9 @@ func newVerifyCommand(g *globalOptions) *cobra.Command {
 		Short: "Check the repository's files against each other, and re-read a snapshot's objects",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if !(opts.fraction > 0 && opts.fraction <= 1) {
+				return fmt.Errorf("%w: --sample %v: give a fraction of the objects, more than 0 and at most 1 (0.05 = 5 %%)", errUsage, opts.fraction)
+			}
 			_, repo, err := openConfigRepo(cmd, g)
 			if err != nil {
 				return err
@@ -57,7 +60,7 @@ func runVerify(cmd *cobra.Command, g *globalOptions, repo *backup.Repository, op
 		}
 	}
 	if len(rep.Problems) > 0 {
-		return fmt.Errorf("%w: %d problem(s) found", errPartial, len(rep.Problems))
+		return fmt.Errorf("verify %w: %d problem(s) found", errPartial, len(rep.Problems))
 	}
 	return nil
 }

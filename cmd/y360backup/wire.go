@@ -19,9 +19,13 @@ import (
 	"github.com/y360backup/y360backup/sources/y360"
 )
 
-// loadConfig reads the config named by --config.
+// loadConfig reads the config named by --config (and -r's repository).
 func loadConfig(g *globalOptions) (*config.Config, error) {
-	return config.Load(g.configFile)
+	cfg, err := config.Load(g.configFile)
+	if err != nil {
+		return nil, err
+	}
+	return cfg, withRepo(cfg, g.repo)
 }
 
 // openSink builds the repository's sink from the config.
@@ -43,8 +47,12 @@ func openRepo(ctx context.Context, cfg *config.Config) (*backup.Repository, erro
 	if err != nil {
 		return nil, err
 	}
-	return backup.OpenOrInit(ctx, sink, backup.RepoOptions{SpoolDir: cfg.SpoolDir, CacheDir: cacheDir(cfg),
-		CommitInterval: cfg.Repository.CheckpointInterval, LeaseTTL: cfg.Repository.LeaseTTL})
+	return backup.OpenOrInit(ctx, sink, repoOptions(cfg))
+}
+
+func repoOptions(cfg *config.Config) backup.RepoOptions {
+	return backup.RepoOptions{SpoolDir: cfg.SpoolDir, CacheDir: cacheDir(cfg),
+		CommitInterval: cfg.Repository.CheckpointInterval, LeaseTTL: cfg.Repository.LeaseTTL}
 }
 
 // cacheDir is where the local state cache lives: cache_dir, else systemd's

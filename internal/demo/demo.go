@@ -7,10 +7,12 @@ package demo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -61,6 +63,11 @@ func (w *world) close() {
 	w.emu.Close()
 }
 
+// ErrDirNotEmpty is returned, before anything starts, when Options.Dir
+// already holds files: a second demo there would silently continue the
+// first one's repository ("Backup 1: full" would be incremental).
+var ErrDirNotEmpty = errors.New("demo: the folder is not empty")
+
 // Run executes the demo.
 func Run(ctx context.Context, opts Options) error {
 	out := opts.Out
@@ -69,6 +76,9 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	if opts.Log == nil {
 		opts.Log = zap.NewNop()
+	}
+	if ents, err := os.ReadDir(opts.Dir); err == nil && len(ents) > 0 {
+		return fmt.Errorf("%w: %s holds an earlier demo's repository (or other files): remove it, or pass --dir NEW", ErrDirNotEmpty, opts.Dir)
 	}
 	w, err := startWorld(opts.Small)
 	if err != nil {
@@ -135,7 +145,8 @@ func Run(ctx context.Context, opts Options) error {
 	if err := w.restore(ctx, out, repo, snap, opts.Log); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "\nRepository: %s\nBrowse it with a config whose repository.path is that folder: y360backup snapshots | ls | export | verify\n", opts.Dir)
+	fmt.Fprintf(out, "\nRepository: %s\nBrowse it (no config needed):\n  y360backup -r %s snapshots\n  y360backup -r %s ls\n  y360backup -r %s export --out %s-export\n  y360backup -r %s verify\n",
+		opts.Dir, shellQuote(opts.Dir), shellQuote(opts.Dir), shellQuote(opts.Dir), shellQuote(strings.TrimRight(opts.Dir, "/")), shellQuote(opts.Dir))
 	return nil
 }
 
@@ -246,3 +257,11 @@ func printSnapshot(out io.Writer, s *backup.Snapshot, d time.Duration) {
 
 func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
 func kib(n int64) string { return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10)) }
+
+// shellQuote quotes p for a POSIX shell when it needs it.
+func shellQuote(p string) string {
+	if p != "" && strings.Trim(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./+@") == "" {
+		return p
+	}
+	return "'" + strings.ReplaceAll(p, "'", `'\''`) + "'"
+}

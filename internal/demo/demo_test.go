@@ -3,6 +3,9 @@ package demo
 import (
 	"bytes"
 	"context"
+	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -11,13 +14,14 @@ import (
 // incremental and no-change runs must do what the text says.
 func TestDemo(t *testing.T) {
 	var out bytes.Buffer
-	err := Run(context.Background(), Options{Dir: t.TempDir(), Out: &out, Small: testing.Short()})
+	dir := t.TempDir()
+	err := Run(context.Background(), Options{Dir: dir, Out: &out, Small: testing.Short()})
 	t.Log(out.String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := out.String()
-	for _, want := range []string{"Backup 1: full", "Backup 3: nothing changed", "match the servers byte for byte", "all intact",
+	for _, want := range []string{"Backup 1: full", "y360backup -r " + shellQuote(dir) + " snapshots", "Backup 3: nothing changed", "match the servers byte for byte", "all intact",
 		"back, byte for byte: the recurring event", "back, byte for byte: Disk file"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("demo output lacks %q", want)
@@ -29,5 +33,20 @@ func TestDemo(t *testing.T) {
 	}
 	if strings.Contains(s, "FAILED") || strings.Contains(s, "MISMATCH") {
 		t.Error("demo reported failures")
+	}
+}
+
+// A second demo into the same folder is refused before it starts: it
+// would continue the first one's repository and "Backup 1: full" would
+// be incremental.
+func TestDemoRefusesUsedFolder(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "repo.json"), []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	err := Run(context.Background(), Options{Dir: dir, Out: &out, Small: true})
+	if !errors.Is(err, ErrDirNotEmpty) || out.Len() != 0 {
+		t.Errorf("err %v, output %q", err, out.String())
 	}
 }

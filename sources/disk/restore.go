@@ -87,7 +87,7 @@ type restorer struct {
 // run restores items with up to RestoreWorkers uploads in flight.
 func (r *restorer) run(ctx context.Context, items []sources.RestoreItem, fail func(string, error)) (int, error) {
 	return sources.RestoreEach(ctx, items, r.cfg.RestoreWorkers, r.restoreOne, func(err error) bool {
-		return errors.Is(err, sources.ErrUnauthorized) || errors.Is(err, ErrInsufficientStorage)
+		return errors.Is(err, sources.ErrUnauthorized) || errors.Is(err, ErrInsufficientStorage) || errors.Is(err, ErrNoWriteScope)
 	}, fail)
 }
 

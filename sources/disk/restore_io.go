@@ -43,6 +43,20 @@ const (
 // a link that died, or an operation that failed.
 const maxUploadAttempts = 3
 
+// ErrNoWriteScope is a write Disk refused with 403: the service
+// application lacks the write scope (cloud_api:disk.write). It stops the
+// container's restore: every other file would be refused the same way.
+var ErrNoWriteScope = errors.New("Disk refused to write (403): the service application lacks the write scopes restores need; " +
+	"run `y360backup setup --restore` to grant them (cloud_api:disk.write)")
+
+// writeRefused wraps a 403 from a write request with ErrNoWriteScope.
+func writeRefused(err error) error {
+	if isStatus(err, http.StatusForbidden) {
+		return fmt.Errorf("%w: %w", ErrNoWriteScope, err)
+	}
+	return err
+}
+
 // errOpFailed is an upload whose operation reported "failed"; the docs say
 // to repeat the original request.
 var errOpFailed = errors.New("upload operation failed")
@@ -70,7 +84,7 @@ func (r *restorer) uploadLink(ctx context.Context, dest string, overwrite bool) 
 		err = r.src.callJSON(ctx, r.tok, http.MethodGet, "/v1/disk/resources/upload", q, nil, &l)
 	}
 	if err != nil {
-		return l, fmt.Errorf("upload link: %w", err)
+		return l, fmt.Errorf("upload link: %w", writeRefused(err))
 	}
 	if l.Href == "" {
 		return l, errors.New("upload link: empty href")
@@ -80,7 +94,7 @@ func (r *restorer) uploadLink(ctx context.Context, dest string, overwrite bool) 
 
 // mkdir creates one folder (its parent must exist).
 func (r *restorer) mkdir(ctx context.Context, dir string) error {
-	return r.src.callJSON(ctx, r.tok, http.MethodPut, "/v1/disk/resources", url.Values{"path": {dir}}, nil, nil)
+	return writeRefused(r.src.callJSON(ctx, r.tok, http.MethodPut, "/v1/disk/resources", url.Values{"path": {dir}}, nil, nil))
 }
 
 // stat returns what is at p now; a *y360.APIError with IsNotFound when nothing is.
