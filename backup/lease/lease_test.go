@@ -234,7 +234,7 @@ func TestExpiredLeaseTakenOver(t *testing.T) {
 
 func TestClaimTTLOverridesShorterObserverTTL(t *testing.T) {
 	s := localSinks[0].make(t)
-	long := Options{TTL: 3 * time.Second, Refresh: time.Second, Owner: "long"}
+	long := Options{TTL: 10 * time.Second, Refresh: time.Second, Owner: "long"} // far beyond the sleep below, even on a loaded machine
 	l := mustAcquire(t, s, "n", long)
 	l.halt()
 	time.Sleep(2 * testTTL)
