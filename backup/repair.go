@@ -30,6 +30,8 @@ type RepairReport struct {
 	LostBlobs  int
 	IndexFiles int      // index files rewritten without the lost packs
 	Containers []string // started afresh: "uid source name"
+	Adopted    []string // packs no index file named, now indexed
+	Unusable   []string // such packs that could not be adopted, and why
 	Snapshot   *Snapshot
 }
 
@@ -42,8 +44,11 @@ func (r *Repository) Repair(ctx context.Context, opts RunOptions) (*RepairReport
 	if err != nil {
 		return rep, err
 	}
-	lost, err := r.lostPacks(ctx, packs)
+	lost, orphans, err := r.lostPacks(ctx, packs)
 	if err != nil {
+		return rep, err
+	}
+	if err := r.adoptOrphans(ctx, orphans, rep); err != nil {
 		return rep, err
 	}
 	if len(lost) == 0 {
@@ -75,27 +80,87 @@ func (r *Repository) noteRepaired(what string) {
 }
 
 // lostPacks lists data/ and returns the indexed packs that are missing or
-// not the size their entries imply.
-func (r *Repository) lostPacks(ctx context.Context, packs map[pack.ID]packInfo) (map[pack.ID]bool, error) {
+// not the size their entries imply, and the packs no index file names
+// (with their sizes).
+func (r *Repository) lostPacks(ctx context.Context, packs map[pack.ID]packInfo) (lost map[pack.ID]bool, orphans map[pack.ID]int64, err error) {
 	sizes := map[pack.ID]int64{}
-	err := r.sink.List(ctx, dataPrefix, func(oi sinks.ObjectInfo) error {
-		if id, err := pack.ParseID(oi.Key[strings.LastIndexByte(oi.Key, '/')+1:]); err == nil {
-			if _, ok := packs[id]; ok {
-				sizes[id] = oi.Size
-			}
+	orphans = map[pack.ID]int64{}
+	err = r.sink.List(ctx, dataPrefix, func(oi sinks.ObjectInfo) error {
+		id, err := pack.ParseID(oi.Key[strings.LastIndexByte(oi.Key, '/')+1:])
+		if err != nil || oi.Key != packKey(id) {
+			return nil
+		}
+		if _, ok := packs[id]; ok {
+			sizes[id] = oi.Size
+		} else {
+			orphans[id] = oi.Size
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("repository: list packs: %w", err)
+		return nil, nil, fmt.Errorf("repository: list packs: %w", err)
 	}
-	lost := map[pack.ID]bool{}
+	lost = map[pack.ID]bool{}
 	for id, info := range packs {
 		if size, ok := sizes[id]; !ok || size != info.size {
 			lost[id] = true
 		}
 	}
-	return lost, nil
+	return lost, orphans, nil
+}
+
+// adoptOrphans indexes packs no index file names (a run killed between
+// uploading a pack and writing its index file), as restic's repair index
+// does: each is read whole, must hash to its name and carry a valid header.
+// A pack a running writer is about to index is adopted harmlessly (both
+// index files then name it with the same entries).
+func (r *Repository) adoptOrphans(ctx context.Context, orphans map[pack.ID]int64, rep *RepairReport) error {
+	var adopt []packEntries
+	for id, size := range orphans {
+		if size > maxAdoptedPack {
+			rep.Unusable = append(rep.Unusable, packKey(id)+": larger than any pack this program writes")
+			continue
+		}
+		entries, err := r.readOrphan(ctx, id)
+		if err != nil {
+			rep.Unusable = append(rep.Unusable, fmt.Sprintf("%s: %v", packKey(id), err))
+			continue
+		}
+		adopt = append(adopt, packEntries{id: id, entries: entries})
+		rep.Adopted = append(rep.Adopted, packKey(id))
+	}
+	sort.Strings(rep.Adopted)
+	sort.Strings(rep.Unusable)
+	if len(adopt) == 0 {
+		return nil
+	}
+	name, data, err := r.writeIndexFile(ctx, adopt)
+	if err != nil {
+		return err
+	}
+	if _, err := r.blobs.cache.Ingest(name, strings.NewReader(string(data))); err != nil {
+		return fmt.Errorf("repository: local index cache: %w", err)
+	}
+	return nil
+}
+
+// maxAdoptedPack bounds what adoptOrphans reads into memory.
+const maxAdoptedPack = 1 << 30
+
+func (r *Repository) readOrphan(ctx context.Context, id pack.ID) ([]pack.Entry, error) {
+	rc, err := r.sink.Get(ctx, packKey(id))
+	if err != nil {
+		return nil, err
+	}
+	b, err := io.ReadAll(io.LimitReader(rc, maxAdoptedPack))
+	rc.Close()
+	if err != nil {
+		return nil, err
+	}
+	if pack.Hash(b) != id {
+		return nil, fmt.Errorf("content does not hash to its name (damaged)")
+	}
+	return pack.ReadHeader(func(off, n int64) ([]byte, error) { return b[off : off+n], nil }, int64(len(b)))
 }
 
 // dropLostPacks writes one index file naming the surviving packs of every

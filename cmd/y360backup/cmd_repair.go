@@ -11,8 +11,10 @@ import (
 func newRepairCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "repair",
-		Short: "Rewrite the index without lost packs and re-fetch what they held",
-		Long: `After packs were deleted or truncated (verify names them), repair rewrites the index
+		Short: "Index packs left by interrupted runs, drop lost packs from the index and re-fetch what they held",
+		Long: `Packs that no index file names (a run killed between uploading a pack and indexing it) are
+read, checked against their names and indexed again, so their objects are not stored twice.
+After packs were deleted or truncated (verify names them), repair rewrites the index
 files that name them without them, then runs a backup in which every container that referenced a
 lost object, or whose index segments were lost, starts afresh from the server: objects still
 stored are found by hash and not uploaded again, lost ones are fetched and stored again.
@@ -29,8 +31,14 @@ repository. With nothing lost it only says so.`,
 				if g.json && err == nil {
 					return printJSON(out, rep)
 				}
+				if len(rep.Adopted)+len(rep.Unusable) > 0 {
+					fmt.Fprintf(out, "repair: %d pack(s) no index named (left by interrupted runs) indexed again\n", len(rep.Adopted))
+					for _, u := range rep.Unusable {
+						fmt.Fprintln(out, "  not adopted:", u)
+					}
+				}
 				if len(rep.LostPacks) == 0 && err == nil {
-					fmt.Fprintln(out, "repair: no pack is lost; nothing to do (verify checks the rest)")
+					fmt.Fprintln(out, "repair: no pack is lost; nothing to re-fetch (verify checks the rest)")
 					return nil
 				}
 				fmt.Fprintf(out, "repair: %d lost pack(s), %d lost object(s); %d index file(s) rewritten\n",
