@@ -19,8 +19,8 @@ import (
 // without a confirmed refresh before it gives up. Tests that only race use
 // slowOpts so that load cannot expire a lease mid-round at all.
 const (
-	testTTL     = 500 * time.Millisecond
-	testRefresh = 100 * time.Millisecond
+	testTTL     = time.Second // wide enough that a loaded CI machine cannot starve a heartbeat past it
+	testRefresh = 200 * time.Millisecond
 )
 
 func fastOpts(owner string) Options {
