@@ -8,6 +8,8 @@ import (
 	"net/http"
 
 	"github.com/y360backup/y360backup/sources"
+
+	"github.com/y360backup/y360backup/sources/internal/dav"
 )
 
 // cursor is the per-collection resume state committed with each segment.
@@ -87,7 +89,7 @@ func (s *session) backupCollection(ctx context.Context, col collection) error {
 			if tok != "" {
 				next.SyncToken = tok
 			}
-		case errors.Is(err, errInvalidSyncToken) && ctx.Err() == nil:
+		case errors.Is(err, dav.ErrInvalidSyncToken) && ctx.Err() == nil:
 			mid.SyncToken = "" // fall back to a listing below
 		default:
 			return err
@@ -133,7 +135,7 @@ func (s *session) listChanges(ctx context.Context, col collection, c sources.Con
 		return true
 	})
 	changed := make([]member, 0, len(listed))
-	for _, id := range sortedKeys(listed) {
+	for _, id := range dav.SortedKeys(listed) {
 		changed = append(changed, listed[id])
 	}
 	return changed, deleted, nil
@@ -143,9 +145,9 @@ func (s *session) listChanges(ctx context.Context, col collection, c sources.Con
 // PROPFIND Depth 1), keyed by member ID.
 func (s *session) listMembers(ctx context.Context, col collection) (map[string]member, error) {
 	listed := map[string]member{}
-	_, err := s.dav.multistatus(ctx, "PROPFIND", col.Href, "1", []byte(propfindETags), func(r *msResponse) error {
+	_, err := s.dav.Multistatus(ctx, "PROPFIND", col.Href, "1", []byte(dav.PropfindETags), func(r *dav.Response) error {
 		m, ok, err := col.member(r)
-		if err != nil || !ok || r.has(nameResourceType, nameCollection) {
+		if err != nil || !ok || r.Has(dav.NameResourceType, dav.NameCollection) {
 			return err
 		}
 		if r.Status != 0 && r.Status/100 != 2 {
@@ -170,13 +172,13 @@ func (s *session) syncChanges(ctx context.Context, col collection, token string)
 			return nil, nil, "", fmt.Errorf("sync %s: still truncated after %d rounds", col.Name, round)
 		}
 		truncated := false
-		next, err := s.dav.syncCollection(ctx, col.Href, token, func(r *msResponse) error {
-			if p, err := hrefPath(r.Hrefs[0]); err == nil && cleanDir(p) == col.Path {
+		next, err := s.dav.SyncCollection(ctx, col.Href, token, func(r *dav.Response) error {
+			if p, err := dav.HrefPath(r.Hrefs[0]); err == nil && dav.CleanDir(p) == col.Path {
 				truncated = r.Status == http.StatusInsufficientStorage
 				return nil
 			}
 			m, ok, err := col.member(r)
-			if err != nil || !ok || r.has(nameResourceType, nameCollection) {
+			if err != nil || !ok || r.Has(dav.NameResourceType, dav.NameCollection) {
 				return err
 			}
 			if r.Status == http.StatusNotFound {
@@ -192,7 +194,7 @@ func (s *session) syncChanges(ctx context.Context, col collection, token string)
 			return nil, nil, "", fmt.Errorf("sync %s: %w", col.Name, err)
 		}
 		if next == "" {
-			return nil, nil, "", fmt.Errorf("sync %s: %w: answer has no new sync-token", col.Name, errInvalidSyncToken)
+			return nil, nil, "", fmt.Errorf("sync %s: %w: answer has no new sync-token", col.Name, dav.ErrInvalidSyncToken)
 		}
 		token = next
 		if !truncated {
@@ -200,25 +202,25 @@ func (s *session) syncChanges(ctx context.Context, col collection, token string)
 		}
 	}
 	out := make([]member, 0, len(changed))
-	for _, id := range sortedKeys(changed) {
+	for _, id := range dav.SortedKeys(changed) {
 		out = append(out, changed[id])
 	}
-	return out, sortedKeys(deleted), token, nil
+	return out, dav.SortedKeys(deleted), token, nil
 }
 
 // member maps a multistatus response to a collection member. ok is false for
 // the collection itself.
-func (col collection) member(r *msResponse) (member, bool, error) {
-	p, err := hrefPath(r.Hrefs[0])
+func (col collection) member(r *dav.Response) (member, bool, error) {
+	p, err := dav.HrefPath(r.Hrefs[0])
 	if err != nil {
 		return member{}, false, err
 	}
-	if cleanDir(p) == col.Path {
+	if dav.CleanDir(p) == col.Path {
 		return member{}, false, nil
 	}
-	id, ok := relName(col.Path, p)
+	id, ok := dav.RelName(col.Path, p)
 	if !ok {
 		return member{}, false, fmt.Errorf("member %s is outside the collection %s", p, col.Path)
 	}
-	return member{ID: id, Href: r.Hrefs[0], ETag: r.text(nameGetETag)}, true, nil
+	return member{ID: id, Href: r.Hrefs[0], ETag: r.Text(dav.NameGetETag)}, true, nil
 }

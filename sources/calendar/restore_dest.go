@@ -11,6 +11,8 @@ import (
 	"slices"
 
 	"github.com/y360backup/y360backup/sources"
+
+	"github.com/y360backup/y360backup/sources/internal/dav"
 )
 
 // restoredPrefix starts the path segment of every non-destructive
@@ -45,7 +47,7 @@ func componentsOf(items []sources.RestoreItem) []string {
 	if len(seen) == 0 {
 		return nil
 	}
-	return sortedKeys(seen)
+	return dav.SortedKeys(seen)
 }
 
 func parseItemMeta(raw json.RawMessage) itemMeta {
@@ -98,11 +100,11 @@ func (s *session) destination(ctx context.Context, home string, cols []collectio
 			return c, false, nil // a previous run's
 		}
 	}
-	p := cleanDir(home + seg)
-	if err := s.dav.mkcalendar(ctx, escapePath(p), spec); err != nil {
+	p := dav.CleanDir(home + seg)
+	if err := mkcalendar(ctx, s.dav, dav.EscapePath(p), spec); err != nil {
 		// Created meanwhile by a concurrent run? RFC 4791 says 403/405 with
 		// DAV:resource-must-be-null; Radicale answers 409, go-webdav 405.
-		var se *StatusError
+		var se *dav.StatusError
 		if fatal(ctx, err) || !errors.As(err, &se) ||
 			se.Code != http.StatusForbidden && se.Code != http.StatusMethodNotAllowed && se.Code != http.StatusConflict {
 			return collection{}, false, fmt.Errorf("create calendar %s: %w", p, err)
@@ -114,7 +116,7 @@ func (s *session) destination(ctx context.Context, home string, cols []collectio
 		return c, false, nil
 	}
 	return collection{
-		Name: seg, Href: escapePath(p), Path: p,
+		Name: seg, Href: dav.EscapePath(p), Path: p,
 		DisplayName: spec.DisplayName, Color: spec.Color, Components: slices.Clone(spec.Components),
 	}, true, nil
 }

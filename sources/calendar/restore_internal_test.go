@@ -117,29 +117,6 @@ func TestMkcalendarBody(t *testing.T) {
 	}
 }
 
-func TestDAVCondition(t *testing.T) {
-	tests := []struct{ body, want string }{
-		{`<?xml version='1.0' encoding='utf-8'?>` + "\n" + `<error xmlns="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><C:no-uid-conflict /></error>`, "no-uid-conflict"},
-		{`<D:error xmlns:D="DAV:"><D:resource-must-be-null/></D:error>`, "resource-must-be-null"},
-		{"Precondition failed.", ""},
-		{`<html><body>no</body></html>`, ""},
-		{``, ""},
-	}
-	for _, tt := range tests {
-		if got := davCondition([]byte(tt.body)); got != tt.want {
-			t.Errorf("davCondition(%q) = %q, want %q", tt.body, got, tt.want)
-		}
-	}
-}
-
-func TestQuoteETag(t *testing.T) {
-	for in, want := range map[string]string{`abc`: `"abc"`, `"abc"`: `"abc"`, `W/"abc"`: `W/"abc"`} {
-		if got := quoteETag(in); got != want {
-			t.Errorf("quoteETag(%s) = %s, want %s", in, got, want)
-		}
-	}
-}
-
 func TestComponentsOf(t *testing.T) {
 	item := func(m itemMeta) sources.RestoreItem {
 		b, _ := json.Marshal(m)
