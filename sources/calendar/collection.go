@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 
 	"github.com/y360backup/y360backup/sources"
 
@@ -39,14 +38,7 @@ type itemMeta struct {
 }
 
 // member is one object the server lists (or reports changed) in a collection.
-type member struct {
-	ID   string // href path relative to the collection
-	Href string // as the server sent it
-	ETag string // "" when the server did not say
-}
-
-// maxSyncRounds bounds the follow-up REPORTs for a truncated (507) sync answer.
-const maxSyncRounds = 1000
+type member = dav.Member
 
 func (s *session) backupCollection(ctx context.Context, col collection) error {
 	c, err := s.st.Open(ctx, col.Name)
@@ -82,7 +74,7 @@ func (s *session) backupCollection(ctx context.Context, col collection) error {
 	synced := false
 	if col.CanSync && prev.SyncToken != "" {
 		var tok string
-		changed, deleted, tok, err = s.syncChanges(ctx, col, prev.SyncToken)
+		changed, deleted, tok, err = s.dav.SyncChanges(ctx, col.coll(), prev.SyncToken)
 		switch {
 		case err == nil:
 			synced = true
@@ -123,7 +115,7 @@ func (s *session) backupCollection(ctx context.Context, col collection) error {
 // returns all of them as candidates (fetch skips unchanged etags) plus the
 // IDs the container has but the server no longer lists.
 func (s *session) listChanges(ctx context.Context, col collection, c sources.Container) ([]member, []string, error) {
-	listed, err := s.listMembers(ctx, col)
+	listed, err := s.dav.ListMembers(ctx, col.coll())
 	if err != nil {
 		return nil, nil, err
 	}
@@ -141,86 +133,7 @@ func (s *session) listChanges(ctx context.Context, col collection, c sources.Con
 	return changed, deleted, nil
 }
 
-// listMembers lists every object of a collection with its etag (one
-// PROPFIND Depth 1), keyed by member ID.
-func (s *session) listMembers(ctx context.Context, col collection) (map[string]member, error) {
-	listed := map[string]member{}
-	_, err := s.dav.Multistatus(ctx, "PROPFIND", col.Href, "1", []byte(dav.PropfindETags), func(r *dav.Response) error {
-		m, ok, err := col.member(r)
-		if err != nil || !ok || r.Has(dav.NameResourceType, dav.NameCollection) {
-			return err
-		}
-		if r.Status != 0 && r.Status/100 != 2 {
-			return nil
-		}
-		listed[m.ID] = m
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", col.Name, err)
-	}
-	return listed, nil
-}
-
-// syncChanges asks for what changed since token (RFC 6578), following
-// truncated answers (507 on the collection itself) until complete.
-func (s *session) syncChanges(ctx context.Context, col collection, token string) ([]member, []string, string, error) {
-	changed := map[string]member{}
-	deleted := map[string]bool{}
-	for round := 0; ; round++ {
-		if round == maxSyncRounds {
-			return nil, nil, "", fmt.Errorf("sync %s: still truncated after %d rounds", col.Name, round)
-		}
-		truncated := false
-		next, err := s.dav.SyncCollection(ctx, col.Href, token, func(r *dav.Response) error {
-			if p, err := dav.HrefPath(r.Hrefs[0]); err == nil && dav.CleanDir(p) == col.Path {
-				truncated = r.Status == http.StatusInsufficientStorage
-				return nil
-			}
-			m, ok, err := col.member(r)
-			if err != nil || !ok || r.Has(dav.NameResourceType, dav.NameCollection) {
-				return err
-			}
-			if r.Status == http.StatusNotFound {
-				deleted[m.ID] = true
-				delete(changed, m.ID)
-			} else {
-				changed[m.ID] = m
-				delete(deleted, m.ID)
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, nil, "", fmt.Errorf("sync %s: %w", col.Name, err)
-		}
-		if next == "" {
-			return nil, nil, "", fmt.Errorf("sync %s: %w: answer has no new sync-token", col.Name, dav.ErrInvalidSyncToken)
-		}
-		token = next
-		if !truncated {
-			break
-		}
-	}
-	out := make([]member, 0, len(changed))
-	for _, id := range dav.SortedKeys(changed) {
-		out = append(out, changed[id])
-	}
-	return out, dav.SortedKeys(deleted), token, nil
-}
-
-// member maps a multistatus response to a collection member. ok is false for
-// the collection itself.
-func (col collection) member(r *dav.Response) (member, bool, error) {
-	p, err := dav.HrefPath(r.Hrefs[0])
-	if err != nil {
-		return member{}, false, err
-	}
-	if dav.CleanDir(p) == col.Path {
-		return member{}, false, nil
-	}
-	id, ok := dav.RelName(col.Path, p)
-	if !ok {
-		return member{}, false, fmt.Errorf("member %s is outside the collection %s", p, col.Path)
-	}
-	return member{ID: id, Href: r.Hrefs[0], ETag: r.Text(dav.NameGetETag)}, true, nil
+// coll is the collection as the shared member listings see it.
+func (col collection) coll() dav.Coll {
+	return dav.Coll{Name: col.Name, Href: col.Href, Path: col.Path}
 }

@@ -120,7 +120,7 @@ func (s *session) multiget(ctx context.Context, col collection, batch []member) 
 	got := map[string]fetched{}
 	bad := map[string]error{}
 	_, err := s.dav.Multistatus(ctx, "REPORT", col.Href, "1", multigetBody(hrefs), func(r *dav.Response) error {
-		m, ok, err := col.member(r)
+		m, ok, err := col.coll().Member(r)
 		if err != nil || !ok {
 			return err
 		}

@@ -70,7 +70,7 @@ func (s *Source) RestoreContainer(ctx context.Context, u sources.User, tok sourc
 	}
 	listed := map[string]member{}
 	if !fresh {
-		if listed, err = ss.listMembers(ctx, col); err != nil {
+		if listed, err = ss.dav.ListMembers(ctx, col.coll()); err != nil {
 			return 0, wrap(err)
 		}
 	}
@@ -223,14 +223,14 @@ func (r *restorer) copy(ctx context.Context, it sources.RestoreItem, m itemMeta)
 	for try := 1; ; try++ {
 		body := data
 		if uidTaken {
-			body = rewriteUID(data, m.UID, copyUID(m.UID, name))
+			body = dav.RewriteUID(data, m.UID, dav.CopyUID(m.UID, name))
 		}
 		etag, err := putObject(ctx, r.ss.dav, r.href(name), body, dav.PutCond{IfNoneMatch: true})
 		switch {
 		case err == nil:
 			uid := m.UID
 			if uidTaken {
-				uid = copyUID(m.UID, name)
+				uid = dav.CopyUID(m.UID, name)
 			}
 			r.note(name, etag, uid)
 			return true, nil
@@ -253,7 +253,7 @@ func (r *restorer) reserve(id string) string {
 	defer r.mu.Unlock()
 	name := id
 	if _, taken := r.listed[name]; taken {
-		name = copyName(id, func(n string) bool { _, ok := r.listed[n]; return ok })
+		name = dav.CopyName(id, func(n string) bool { _, ok := r.listed[n]; return ok })
 	}
 	r.listed[name] = member{ID: name}
 	return name
