@@ -112,6 +112,8 @@ func (e *exporter) container(sc backup.SelectedContainer) error {
 		err = e.calendar(base, sc)
 	case "disk":
 		err = e.disk(base, sc)
+	case "contacts":
+		err = e.contacts(base, sc)
 	default:
 		err = e.plain(base+"/"+SafeName(sc.Head.Name), sc)
 	}

@@ -2,8 +2,6 @@ package calendar
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,19 +13,10 @@ import (
 	"github.com/y360backup/y360backup/sources/internal/dav"
 )
 
-// restoredPrefix starts the path segment of every non-destructive
-// destination, so an admin can tell them apart from the user's own calendars.
-const restoredPrefix = "restored-"
-
 // restoredSegment is the collection path segment a non-destructive restore
-// of original under under writes to. It is derived only from the two names,
-// so a rerun (the engine derives under from the snapshot) finds the
-// collection the first run created and continues there. Yandex names
-// collections "events-<id>"/"todos-<id>"; ours must not collide with those.
-func restoredSegment(under, original string) string {
-	sum := sha256.Sum256([]byte(under + "\x00" + original))
-	return restoredPrefix + hex.EncodeToString(sum[:6])
-}
+// of original under under writes to (see dav.RestoredSegment). Yandex names
+// collections "events-<id>"/"todos-<id>"; ours never collide with those.
+func restoredSegment(under, original string) string { return dav.RestoredSegment(under, original) }
 
 // restoredDisplayName is the new collection's display name:
 // "Restored 2026-11-25 12h00 — Работа".

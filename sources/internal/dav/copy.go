@@ -141,3 +141,16 @@ func SplitContentLine(line string) (string, string) {
 	}
 	return "", ""
 }
+
+// RestoredPrefix starts the path segment of every non-destructive restore
+// destination, so an admin can tell them apart from the user's own.
+const RestoredPrefix = "restored-"
+
+// RestoredSegment is the collection path segment a non-destructive restore
+// of original under under writes to. It is derived only from the two names,
+// so a rerun (the engine derives under from the snapshot) finds the
+// collection the first run created and continues there.
+func RestoredSegment(under, original string) string {
+	sum := sha256.Sum256([]byte(under + "\x00" + original))
+	return RestoredPrefix + hex.EncodeToString(sum[:6])
+}
