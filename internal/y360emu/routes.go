@@ -24,4 +24,8 @@ func (s *Server) routes() {
 	if g, ok := any(s).(interface{ registerDisk() }); ok {
 		g.registerDisk()
 	}
+	// CardDAV (contacts*.go).
+	if g, ok := any(s).(interface{ registerContacts() }); ok {
+		g.registerContacts()
+	}
 }
