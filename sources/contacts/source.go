@@ -95,3 +95,22 @@ func (s *Source) newSession(u sources.User, tok sources.TokenSource) (*session, 
 	}
 	return &session{cfg: s.cfg, dav: &dav.Client{HC: ac, Base: base}, email: u.Email}, nil
 }
+
+// Probe checks that the user's address books can be listed (what doctor
+// runs): the home is found and PROPFIND on it answers. It returns the
+// books' names.
+func (s *Source) Probe(ctx context.Context, u sources.User, tok sources.TokenSource) ([]string, error) {
+	ss, err := s.newSession(u, tok)
+	if err != nil {
+		return nil, err
+	}
+	books, err := ss.discover(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("contacts: user %s: %w", u.Email, err)
+	}
+	names := make([]string, len(books))
+	for i, b := range books {
+		names[i] = b.Name
+	}
+	return names, nil
+}
