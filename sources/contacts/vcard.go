@@ -41,6 +41,9 @@ func (v *vcardScan) Write(p []byte) (int, error) {
 		v.seen = true
 		if c == '\n' {
 			v.lineStart = true
+			if n := len(v.cur); n > 0 && v.cur[n-1] == '\r' {
+				v.cur = v.cur[:n-1] // a fold is CRLF + space: the CR goes too
+			}
 			continue
 		}
 		if len(v.cur) < maxLine {
@@ -54,7 +57,7 @@ func (v *vcardScan) Write(p []byte) (int, error) {
 
 // flush ends one logical line.
 func (v *vcardScan) flush() {
-	line := string(bytes.TrimRight(v.cur, "\r"))
+	line := string(bytes.TrimSuffix(v.cur, []byte("\r")))
 	over := v.over
 	v.cur, v.over = v.cur[:0], false
 	if line == "" {
