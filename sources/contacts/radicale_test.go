@@ -175,6 +175,8 @@ func TestRadicaleContacts(t *testing.T) {
 	backupRun(t, g.repo, g.src, u, g.tokens)
 	if by := g.cnt.reset(); by[http.MethodGet] != 0 {
 		t.Errorf("unchanged rerun made %d GETs (%v)", by[http.MethodGet], by)
+	} else {
+		t.Logf("unchanged rerun: requests %v", by)
 	}
 
 	// Add, change, delete.
@@ -184,6 +186,7 @@ func TestRadicaleContacts(t *testing.T) {
 	after1 := r.book("1")
 	snap2 := backupRun(t, g.repo, g.src, u, g.tokens)
 	by = g.cnt.reset()
+	t.Logf("incremental (1 add, 1 change, 1 delete): requests %v", by)
 	if by[http.MethodGet] != 2 {
 		t.Errorf("incremental backup made %d GETs, want 2 (the added and the changed card): %v", by[http.MethodGet], by)
 	}
@@ -214,7 +217,9 @@ func TestRadicaleContacts(t *testing.T) {
 	// Wipe book 1 and book 2, restore in place from the latest snapshot.
 	r.del("1/")
 	r.del("2/")
+	t0 = time.Now()
 	rep := g.restore(snap2, true, "")
+	t.Logf("in-place restore into a wiped account: %d cards in %v, requests %v", rep.Written, time.Since(t0).Round(time.Millisecond), g.cnt.reset())
 	if rep.Written != len(after1)+len(before2) {
 		t.Errorf("in-place restore wrote %d, want %d", rep.Written, len(after1)+len(before2))
 	}
