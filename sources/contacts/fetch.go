@@ -27,6 +27,12 @@ func (s *session) fetch(ctx context.Context, b book, c sources.Container, member
 		if it, ok := c.Get(m.ID); ok && m.ETag != "" && dav.SameETag(storedETag(it), m.ETag) {
 			continue
 		}
+		if err := checkFileName(m.ID); err != nil {
+			// A member below a sub-collection: not an address-book object,
+			// and restore could not PUT it back to the same place.
+			s.st.Skip(b.Name+"/"+m.ID, err.Error())
+			continue
+		}
 		if err := s.fetchOne(ctx, c, m); err != nil {
 			if ctx.Err() != nil || errors.Is(err, sources.ErrUnauthorized) {
 				return failed, err
