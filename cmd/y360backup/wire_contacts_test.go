@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/y360backup/y360backup/backup/config"
+	"github.com/y360backup/y360backup/internal/y360emu"
 )
 
 // setup grants (and doctor checks) the contacts scope only when contacts
@@ -48,5 +51,45 @@ func TestContactsScopeAndConfig(t *testing.T) {
 				t.Errorf("contactsConfig: home %q, err %v; want home %q", c.Home, err, tt.wantHome)
 			}
 		})
+	}
+}
+
+// The CLI end to end with contacts on: backup, ls, restore in place after
+// the user's personal address book was emptied, then a rerun that writes
+// nothing.
+func TestCLIContactsBackupLsRestore(t *testing.T) {
+	w := newWorld(t, y360emu.DefaultOrg())
+	alice := "alice@demo.y360.test"
+	if err := w.emu.SeedDemoContacts(alice); err != nil {
+		t.Fatal(err)
+	}
+	before := w.emu.ContactsBook(alice, y360emu.ContactsPersonal)
+	cfg := w.config(contactsOn)
+	if out, code := runCLI(t, "backup", "-c", cfg, "-u", alice); code != 0 {
+		t.Fatalf("backup: exit %d\n%s", code, out)
+	}
+	out, code := runCLI(t, "ls", "-c", cfg, alice, "contacts", y360emu.ContactsPersonal, "--json")
+	var items []map[string]any
+	if code != 0 || json.Unmarshal([]byte(out), &items) != nil || len(items) != len(before) {
+		t.Fatalf("ls: exit %d, %d items, want %d\n%s", code, len(items), len(before), out)
+	}
+	w.emu.ContactsDelete(alice, y360emu.ContactsPersonal, "")
+	restore := []string{"restore", "-c", cfg, "-u", alice, "--source", "contacts", "--in-place"}
+	if out, code := runCLI(t, restore...); code != 0 || !strings.Contains(out, "2 written, 1 already there") {
+		t.Fatalf("restore: exit %d\n%s", code, out)
+	}
+	after := w.emu.ContactsBook(alice, y360emu.ContactsPersonal)
+	if len(after) != len(before) {
+		t.Fatalf("restored %d cards, want %d", len(after), len(before))
+	}
+	for name, b := range before {
+		if !bytes.Equal(after[name], b) {
+			t.Errorf("%s came back different", name)
+		}
+	}
+	out, code = runCLI(t, append(restore, "--json")...)
+	var rep map[string]any
+	if code != 0 || json.Unmarshal([]byte(out), &rep) != nil || rep["written"] != float64(0) {
+		t.Errorf("rerun: exit %d, report %v, want written 0\n%s", code, rep, out)
 	}
 }
