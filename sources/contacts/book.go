@@ -89,13 +89,7 @@ func (s *session) changes(ctx context.Context, b book, c sources.Container, toke
 		}
 		// The server forgot the token: fall back to a full listing.
 	}
-	var listed map[string]dav.Member
-	var err error
-	if s.cfg.Listing == ListOpLs {
-		listed, err = s.listOpLs(ctx, b)
-	} else {
-		listed, err = s.dav.ListMembers(ctx, b.Coll)
-	}
+	listed, err := s.listBook(ctx, b)
 	if err != nil {
 		return nil, nil, "", err
 	}
@@ -111,4 +105,12 @@ func (s *session) changes(ctx context.Context, b book, c sources.Container, toke
 		out = append(out, listed[id])
 	}
 	return out, deleted, "", nil
+}
+
+// listBook lists every card of a book with its etag, the configured way.
+func (s *session) listBook(ctx context.Context, b book) (map[string]dav.Member, error) {
+	if s.cfg.Listing == ListOpLs {
+		return s.listOpLs(ctx, b)
+	}
+	return s.dav.ListMembers(ctx, b.Coll)
 }

@@ -166,7 +166,13 @@ func TestEmulatorNoScope(t *testing.T) {
 // Restore through the engine against the emulator: in place after a wipe,
 // every policy, names with URL-special characters and a card without UID.
 func TestEmulatorRestorePolicies(t *testing.T) {
-	g := newEmuRig(t, contacts.ListPROPFIND)
+	for _, listing := range []string{contacts.ListPROPFIND, contacts.ListOpLs} {
+		t.Run(listing, func(t *testing.T) { testEmulatorRestorePolicies(t, listing) })
+	}
+}
+
+func testEmulatorRestorePolicies(t *testing.T, listing string) {
+	g := newEmuRig(t, listing)
 	if err := g.emu.SeedDemoContacts(g.email); err != nil {
 		t.Fatal(err)
 	}

@@ -52,7 +52,7 @@ func (s *Source) RestoreContainer(ctx context.Context, u sources.User, tok sourc
 	}
 	listed := map[string]dav.Member{}
 	if !fresh {
-		if listed, err = ss.dav.ListMembers(ctx, b.Coll); err != nil {
+		if listed, err = ss.listBook(ctx, b); err != nil {
 			return 0, wrap(err)
 		}
 	}
