@@ -193,26 +193,7 @@ func TestRadicaleContacts(t *testing.T) {
 	sameSet(t, "snap2 book 1", stored(t, g.repo, snap2, "1"), after1)
 	sameSet(t, "snap1 still book 1", stored(t, g.repo, snap1, "1"), before1)
 
-	// Export: one .vcf per card, byte-exact, and a merged .vcf per book.
-	out := filepath.Join(t.TempDir(), "export")
-	if _, err := export.Export(context.Background(), g.repo, snap2, engine.Selection{Sources: []string{"contacts"}}, export.Options{Out: out}); err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(out, email, "contacts")
-	var merged []byte
-	for name, want := range after1 {
-		got, err := os.ReadFile(filepath.Join(dir, "1", name))
-		if err != nil || !bytes.Equal(got, want) {
-			t.Errorf("export 1/%s: %d bytes, err %v; want the %d GET bytes", name, len(got), err, len(want))
-		}
-	}
-	merged, err := os.ReadFile(filepath.Join(dir, "1.vcf"))
-	if err != nil || bytes.Count(merged, []byte("BEGIN:VCARD")) != len(after1) || !bytes.Contains(merged, after1["odd.vcf"]) {
-		t.Errorf("merged 1.vcf: %d bytes, %d cards, err %v; want %d cards incl. odd.vcf verbatim", len(merged), bytes.Count(merged, []byte("BEGIN:VCARD")), err, len(after1))
-	}
-	if got, _ := os.ReadFile(filepath.Join(dir, "2", "big.vcf")); !bytes.Equal(got, before2["big.vcf"]) {
-		t.Errorf("export 2/big.vcf: %d bytes, want %d", len(got), len(before2["big.vcf"]))
-	}
+	checkExport(t, g.repo, snap2, email, after1, before2)
 
 	// Wipe book 1 and book 2, restore in place from the latest snapshot.
 	r.del("1/")
@@ -239,20 +220,7 @@ func TestRadicaleContacts(t *testing.T) {
 	if rep.Written != len(before1)+len(before2) {
 		t.Errorf("point-in-time restore wrote %d, want %d", rep.Written, len(before1)+len(before2))
 	}
-	found := false
-	for _, name := range r.bookNames() {
-		if !strings.HasPrefix(name, "restored-") {
-			continue
-		}
-		got := r.book(name)
-		if len(got) == len(before1) {
-			sameSet(t, "point-in-time book 1", got, before1)
-			found = true
-		}
-	}
-	if !found {
-		t.Errorf("no restored book with the %d cards of snap1 among %v", len(before1), r.bookNames())
-	}
+	checkRestoredBook(t, r, before1)
 }
 
 // bookNames lists the collections in the user's home.
@@ -285,4 +253,49 @@ func hrefs(b []byte) []string {
 		out = append(out, h)
 	}
 	return out
+}
+
+// checkExport exports snap and compares every file with the GET bytes: one
+// .vcf per card and a merged .vcf per book.
+func checkExport(t *testing.T, repo *engine.Repository, snap2 *engine.Snapshot, email string, after1, before2 map[string][]byte) {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "export")
+	if _, err := export.Export(context.Background(), repo, snap2, engine.Selection{Sources: []string{"contacts"}}, export.Options{Out: out}); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(out, email, "contacts")
+	var merged []byte
+	for name, want := range after1 {
+		got, err := os.ReadFile(filepath.Join(dir, "1", name))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("export 1/%s: %d bytes, err %v; want the %d GET bytes", name, len(got), err, len(want))
+		}
+	}
+	merged, err := os.ReadFile(filepath.Join(dir, "1.vcf"))
+	if err != nil || bytes.Count(merged, []byte("BEGIN:VCARD")) != len(after1) || !bytes.Contains(merged, after1["odd.vcf"]) {
+		t.Errorf("merged 1.vcf: %d bytes, %d cards, err %v; want %d cards incl. odd.vcf verbatim", len(merged), bytes.Count(merged, []byte("BEGIN:VCARD")), err, len(after1))
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "2", "big.vcf")); !bytes.Equal(got, before2["big.vcf"]) {
+		t.Errorf("export 2/big.vcf: %d bytes, want %d", len(got), len(before2["big.vcf"]))
+	}
+}
+
+// checkRestoredBook finds the non-destructively restored book holding
+// want's number of cards and compares it with want.
+func checkRestoredBook(t *testing.T, r *radicale, before1 map[string][]byte) {
+	t.Helper()
+	found := false
+	for _, name := range r.bookNames() {
+		if !strings.HasPrefix(name, "restored-") {
+			continue
+		}
+		got := r.book(name)
+		if len(got) == len(before1) {
+			sameSet(t, "point-in-time book 1", got, before1)
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no restored book with the %d cards of snap1 among %v", len(before1), r.bookNames())
+	}
 }
