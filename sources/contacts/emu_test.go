@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"path"
 	"strings"
 	"testing"
 
@@ -228,4 +229,33 @@ func testEmulatorRestorePolicies(t *testing.T, listing string) {
 	if books := g.emu.ContactsBooks(g.email); len(books) != 3 || !strings.HasPrefix(books[2], "restored-") {
 		t.Errorf("books after non-destructive restore: %v", books)
 	}
+}
+
+// A card deleted between the listing and its GET (404) is recorded as gone,
+// not as a failure; a 500 on one card fails that card only, and the next
+// run fetches it.
+func TestEmulatorCardVanishesOrFails(t *testing.T) {
+	g := newEmuRig(t, contacts.ListPROPFIND)
+	g.put(t, "1", "a.vcf", card("a", "A"))
+	g.put(t, "1", "b.vcf", card("b", "B"))
+	g.put(t, "1", "c.vcf", card("c", "C"))
+	st := sourcetest.New()
+	g.backup(t, st)
+	g.put(t, "1", "a.vcf", card("a", "A changed"))
+	g.put(t, "1", "b.vcf", card("b", "B changed"))
+	g.cnt.hook = func(r *http.Request) (*http.Response, error) {
+		code := map[string]int{"a.vcf": http.StatusNotFound, "b.vcf": http.StatusInternalServerError}[path.Base(r.URL.Path)]
+		if r.Method != http.MethodGet || code == 0 {
+			return nil, nil
+		}
+		return &http.Response{StatusCode: code, Body: io.NopCloser(strings.NewReader("x")), Request: r, Header: http.Header{}}, nil
+	}
+	g.backup(t, st)
+	items := st.Items("1")
+	if _, ok := items["a.vcf"]; ok || len(st.Failures) != 1 || !strings.Contains(st.Failures[0], "b.vcf") {
+		t.Fatalf("after 404 on a and 500 on b: items %d (a present: %v), failures %v", len(items), ok, st.Failures)
+	}
+	g.cnt.hook = nil
+	g.backup(t, st)
+	sameSet(t, "next run", memBook(st, "1"), g.emu.ContactsBook(g.email, "1"))
 }

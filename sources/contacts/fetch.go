@@ -37,6 +37,15 @@ func (s *session) fetch(ctx context.Context, b book, c sources.Container, member
 			if ctx.Err() != nil || errors.Is(err, sources.ErrUnauthorized) {
 				return failed, err
 			}
+			if errors.Is(err, sources.ErrNotFound) {
+				// Deleted between the listing and the GET: gone, not failed.
+				// The ctag committed is the one from before, so the next run
+				// lists the book again and confirms.
+				if _, ok := c.Get(m.ID); ok {
+					c.Delete(m.ID)
+				}
+				continue
+			}
 			s.st.Fail(b.Name+"/"+m.ID, err)
 			failed++
 		}
