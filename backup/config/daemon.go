@@ -22,6 +22,7 @@ type Schedule struct {
 	Mail     string `yaml:"mail"`
 	Calendar string `yaml:"calendar"`
 	Disk     string `yaml:"disk"`
+	Contacts string `yaml:"contacts"`
 	// Timezone is an IANA zone name (Europe/Moscow) the schedules are read
 	// in; empty = the machine's local zone. A spec starting with CRON_TZ=
 	// wins over it.
@@ -108,6 +109,7 @@ func (c *Config) Jobs() []Job {
 		{"mail", c.Sources.Mail.Enabled, c.Schedule.Mail},
 		{"calendar", c.Sources.Calendar.Enabled, c.Schedule.Calendar},
 		{"disk", c.Sources.Disk.Enabled, c.Schedule.Disk},
+		{"contacts", boolPtr(c.ContactsOn()), c.Schedule.Contacts},
 	} {
 		if !On(s.on) {
 			continue
@@ -153,6 +155,7 @@ func (c *Config) validateDaemon(bad func(key, msg string)) {
 		{"schedule.mail", s.Mail, c.Sources.Mail.Enabled},
 		{"schedule.calendar", s.Calendar, c.Sources.Calendar.Enabled},
 		{"schedule.disk", s.Disk, c.Sources.Disk.Enabled},
+		{"schedule.contacts", s.Contacts, boolPtr(c.ContactsOn())},
 	} {
 		if f.spec == "" {
 			continue
@@ -190,3 +193,5 @@ func (c *Config) validateDaemon(bad func(key, msg string)) {
 		bad("rate_limits.caldav_rps", "must be above 0 and at most 1000 requests per second")
 	}
 }
+
+func boolPtr(b bool) *bool { return &b }

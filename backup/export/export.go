@@ -144,6 +144,9 @@ func (e *exporter) container(sc backup.SelectedContainer) error {
 	case "org":
 		entry.Path = e.paths.dir(base, []string{sc.Head.Name})
 		err = e.org(entry.Path, sc)
+	case "contacts":
+		entry.Path = e.paths.dir(base, []string{sc.Head.Name})
+		err = e.contacts(entry.Path, sc)
 	default:
 		entry.Path = e.paths.dir(base, []string{sc.Head.Name})
 		err = e.plain(entry.Path, sc)

@@ -62,6 +62,11 @@ func TestCLIBrowseDemoRepository(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(out), &items) != nil || len(items) < 5 {
 		t.Errorf("ls items: %d, %d items", code, len(items))
 	}
+	out, code = runCLI(t, "ls", "-c", cfg, "alice@demo.y360.test", "contacts", "1", "--json")
+	var cards []map[string]any
+	if code != 0 || json.Unmarshal([]byte(out), &cards) != nil || len(cards) != 3 {
+		t.Errorf("ls contacts: exit %d, %d cards, want 3\n%s", code, len(cards), out)
+	}
 	// The first snapshot still has the message the second run saw deleted.
 	first := snaps[0]["id"].(string)
 	out1, _ := runCLI(t, "ls", "-c", cfg, "--snapshot", first, "alice@demo.y360.test", "mail", "INBOX", "--json")
@@ -77,6 +82,14 @@ func TestCLIBrowseDemoRepository(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(exp, "alice@demo.y360.test", "calendar", "events-default.ics")); err != nil {
 		t.Errorf("export lacks the merged calendar: %v", err)
+	}
+	merged, err := os.ReadFile(filepath.Join(exp, "alice@demo.y360.test", "contacts", "1.vcf"))
+	if err != nil || bytes.Count(merged, []byte("BEGIN:VCARD")) != 3 {
+		t.Errorf("export: merged contacts 1.vcf holds %d cards (err %v), want 3", bytes.Count(merged, []byte("BEGIN:VCARD")), err)
+	}
+	one, _ := filepath.Glob(filepath.Join(exp, "alice@demo.y360.test", "contacts", "1", "*.vcf"))
+	if len(one) != 3 {
+		t.Errorf("export: %d per-contact .vcf files, want 3", len(one))
 	}
 	if out, code = runCLI(t, "verify", "-c", cfg); code != 0 || !strings.Contains(out, "objects read") {
 		t.Errorf("verify: %d\n%s", code, out)

@@ -181,6 +181,20 @@ func runDoctor(ctx context.Context, cfg *config.Config, opts doctorOptions, out 
 			skipNoTok("CalDAV")
 		}
 	}
+	if cfg.ContactsOn() {
+		if haveTok {
+			c, cancel = step()
+			detail, err := probeContacts(c, cfg, u, tok.AccessToken)
+			cancel()
+			if err != nil {
+				p.bad("CardDAV", showText(err.Error()), contactsFix(err, cfg))
+			} else {
+				p.ok("CardDAV", detail)
+			}
+		} else {
+			skipNoTok("CardDAV")
+		}
+	}
 	if config.On(cfg.Sources.Disk.Enabled) {
 		if haveTok {
 			c, cancel = step()

@@ -76,6 +76,22 @@ func TestDoctor(t *testing.T) {
 			want:    []string{"✗ CalDAV: PROPFIND /: HTTP 401", "needs scope calendar:all", "✓ IMAP login", "✓ Disk"},
 		},
 		{
+			name:    "contacts enabled",
+			opts:    func(*y360emu.Options) {},
+			extra:   contactsOn,
+			want:    []string{"✓ CardDAV: 2 address book(s) listed (1, 2)", "All links work."},
+			notWant: []string{"✗"},
+		},
+		{
+			name: "contacts enabled, the scope missing",
+			opts: func(o *y360emu.Options) {
+				o.Users[0].Scopes = []string{"mail:imap_ro", "calendar:all", "cloud_api:disk.read", "cloud_api:disk.info"}
+			},
+			extra:   contactsOn,
+			wantErr: true,
+			want:    []string{"✗ token exchange", "lacks addressbook:all", "✗ CardDAV", "HTTP 401", "needs scope addressbook:all", "✓ CalDAV"},
+		},
+		{
 			name:    "IMAP unreachable",
 			opts:    func(*y360emu.Options) {},
 			world:   func(t *testing.T, w *world) { w.imap.Close() },

@@ -23,7 +23,7 @@ type selectionFlags struct {
 
 func (f *selectionFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringArrayVarP(&f.users, "user", "u", nil, "user (email or uid) to take items from; repeatable; default all")
-	cmd.Flags().StringArrayVar(&f.sources, "source", nil, "mail, calendar or disk; repeatable; default all")
+	cmd.Flags().StringArrayVar(&f.sources, "source", nil, "mail, calendar, disk or contacts; repeatable; default all")
 	cmd.Flags().StringArrayVar(&f.containers, "folder", nil, "folder, calendar or Disk container name glob; repeatable")
 	cmd.Flags().StringVar(&f.since, "since", "", "only items dated at or after this time")
 	cmd.Flags().StringVar(&f.until, "until", "", "only items dated before this time")
@@ -59,9 +59,9 @@ func newRestoreCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "restore",
 		Short: "Write backed-up items back into accounts (by default into a new 'Restored <time>' place)",
-		Long: `Restores mail (IMAP APPEND with the original flags and date), calendar objects (CalDAV PUT) and
-Disk files (upload) from a snapshot. By default nothing is overwritten: items go under a new
-"Restored <snapshot time>" folder/calendar/Disk folder. --in-place writes into the original
+		Long: `Restores mail (IMAP APPEND with the original flags and date), calendar objects (CalDAV PUT),
+Disk files (upload) and contacts (CardDAV PUT) from a snapshot. By default nothing is overwritten:
+items go under a new "Restored <snapshot time>" folder/calendar/Disk folder/address book. --in-place writes into the original
 places with a collision policy: skip (default: equal items already there are left alone),
 copy (always another copy) or replace. A restore that was cut off can simply be run again:
 what it already wrote is recognised and skipped.`,

@@ -347,6 +347,11 @@ func politeLimits(cfg *config.Config) map[string]hostlimit.Limit {
 			limits[k] = hostlimit.Limit{Rate: cfg.RateLimits.CalDAVRPS, Burst: 1, Retries: 5}
 		}
 	}
+	if cfg.ContactsOn() { // CardDAV is another host of the same service: its own budget of the same size
+		if k := hostlimit.KeyOf(cfg.Sources.Contacts.URL); k != "" {
+			limits[k] = hostlimit.Limit{Rate: cfg.RateLimits.CalDAVRPS, Burst: 1, Retries: 5}
+		}
+	}
 	return limits
 }
 

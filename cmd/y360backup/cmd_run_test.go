@@ -92,6 +92,10 @@ func (w *world) wrapCalDAV(f func(http.Handler) http.Handler) {
 }
 
 // config writes a config for this world plus extra YAML and returns its path.
+// contactsOn in a config's extra text enables the contacts source (a YAML
+// comment: the sources section is written here, not by extra).
+const contactsOn = "# contacts on\n"
+
 func (w *world) config(extra string) string {
 	w.t.Helper()
 	mail := fmt.Sprintf("{addr: %q, security: plain}", w.imap.Addr())
@@ -105,10 +109,13 @@ sources:
   mail: %s
   calendar: {url: %q}
   disk: {url: %q}
+  contacts: {url: %q, enabled: %v}
 repository: {type: fs, path: %q}
 spool_dir: %q
 `, w.emu.OrgID(), y360emu.DemoAdminToken, y360emu.DemoClientID, y360emu.DemoClientSecret,
-		w.emu.URL(), w.emu.OAuthURL(), mail, w.calSrv.URL+"/", w.emu.URL(), filepath.Join(w.dir, "repo"), w.dir)
+		w.emu.URL(), w.emu.OAuthURL(), mail, w.calSrv.URL+"/", w.emu.URL(),
+		w.emu.URL()+"/", strings.Contains(extra, contactsOn), // the emulator serves carddav.yandex.ru
+		filepath.Join(w.dir, "repo"), w.dir)
 	if !strings.Contains(extra, "rate_limits:") {
 		y += "rate_limits: {caldav_rps: 500}\n" // tests are not about politeness unless they say so
 	}

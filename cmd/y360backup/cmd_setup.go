@@ -37,6 +37,9 @@ func neededScopes(cfg *config.Config) []string {
 	if config.On(cfg.Sources.Disk.Enabled) {
 		s = append(s, "cloud_api:disk.info", "cloud_api:disk.read")
 	}
+	if cfg.ContactsOn() {
+		s = append(s, cfg.Sources.Contacts.Scope) // addressbook:all unless configured; also allows PUT
+	}
 	return s
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/y360backup/y360backup/backup/config"
 	"github.com/y360backup/y360backup/sources"
 	"github.com/y360backup/y360backup/sources/calendar"
+	"github.com/y360backup/y360backup/sources/contacts"
 	"github.com/y360backup/y360backup/sources/disk"
 	"github.com/y360backup/y360backup/sources/y360"
 )
@@ -48,16 +49,24 @@ func buildSources(cfg *config.Config, org *y360.Client, hc *http.Client) ([]sour
 		}
 		out = append(out, disk.New(c, nil))
 	}
+	if cfg.ContactsOn() {
+		c, err := contactsConfig(cfg.Sources.Contacts)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, contacts.New(c, hc))
+	}
 	return out, nil
 }
 
 // enabledSources names the enabled sources for messages.
 func enabledSources(cfg *config.Config) string {
 	var on []string
+	contactsOn := cfg.ContactsOn()
 	for _, s := range []struct {
 		name string
 		b    *bool
-	}{{"mail", cfg.Sources.Mail.Enabled}, {"calendar", cfg.Sources.Calendar.Enabled}, {"disk", cfg.Sources.Disk.Enabled}} {
+	}{{"mail", cfg.Sources.Mail.Enabled}, {"calendar", cfg.Sources.Calendar.Enabled}, {"disk", cfg.Sources.Disk.Enabled}, {"contacts", &contactsOn}} {
 		if config.On(s.b) {
 			on = append(on, s.name)
 		}

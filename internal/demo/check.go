@@ -66,7 +66,7 @@ func (w *world) check(ctx context.Context, out io.Writer, repo *backup.Repositor
 	if len(problems) > 0 || len(rep.Problems) > 0 {
 		return fmt.Errorf("demo: restore check failed: %d mismatches, %d unreadable objects", len(problems), len(rep.Problems))
 	}
-	fmt.Fprintf(out, "  %d items in %d containers match the servers byte for byte (mail, calendars, Disk, the organization's objects)\n", items, rep.Containers)
+	fmt.Fprintf(out, "  %d items in %d containers match the servers byte for byte (mail, calendars, Disk, contacts, the organization's objects)\n", items, rep.Containers)
 	fmt.Fprintf(out, "  verify: re-read and re-hashed %d stored objects (%s): all intact\n", rep.Objects, mib(rep.Bytes))
 	return nil
 }
@@ -123,6 +123,11 @@ func (w *world) expected(email string) map[string]map[string]int {
 			if b, ok := w.cal.Object(email, cal, obj); ok {
 				add("calendar "+cal, strings.NewReader(string(b)))
 			}
+		}
+	}
+	for _, b := range w.emu.ContactsBooks(email) {
+		for _, card := range w.emu.ContactsBook(email, b) {
+			add("contacts "+b, strings.NewReader(string(card)))
 		}
 	}
 	for _, p := range w.emu.DiskFiles(email) {

@@ -24,6 +24,7 @@ import (
 	fssink "github.com/y360backup/y360backup/sinks/fs"
 	"github.com/y360backup/y360backup/sources"
 	"github.com/y360backup/y360backup/sources/calendar"
+	"github.com/y360backup/y360backup/sources/contacts"
 	"github.com/y360backup/y360backup/sources/disk"
 	"github.com/y360backup/y360backup/sources/mail"
 	orgsrc "github.com/y360backup/y360backup/sources/org"
@@ -187,6 +188,10 @@ func startWorld(small bool) (*world, error) {
 			w.close()
 			return nil, fmt.Errorf("demo: seed Disk of %s: %w", u.Email, err)
 		}
+		if err := w.emu.SeedDemoContacts(u.Email); err != nil {
+			w.close()
+			return nil, fmt.Errorf("demo: seed contacts of %s: %w", u.Email, err)
+		}
 	}
 	return w, nil
 }
@@ -207,7 +212,9 @@ func (w *world) wire() error {
 	cc.URL = w.calSrv.URL + "/"
 	dc := disk.NewConfig()
 	dc.URL, dc.RPS, dc.DownloadRPS = w.emu.URL(), -1, -1
-	w.org, w.srcs = org, []sources.Source{mail.New(mc), calendar.New(cc, nil), disk.New(dc, nil)}
+	ct := contacts.NewConfig()
+	ct.URL = w.emu.URL() + "/" // the emulator's carddav.yandex.ru
+	w.org, w.srcs = org, []sources.Source{mail.New(mc), calendar.New(cc, nil), disk.New(dc, nil), contacts.New(ct, nil)}
 	w.orgSrc = []sources.Source{orgsrc.New(org, orgsrc.NewConfig())}
 	return nil
 }
@@ -234,7 +241,7 @@ func printSnapshot(out io.Writer, s *backup.Snapshot, d time.Duration) {
 			continue
 		}
 		line := fmt.Sprintf("  %-24s", u.Email)
-		for _, name := range []string{"mail", "calendar", "disk"} {
+		for _, name := range []string{"mail", "calendar", "disk", "contacts"} {
 			if ss, ok := u.Sources[name]; ok {
 				line += fmt.Sprintf(" %s %d new/%d changed/%d gone", name, ss.Stats.Items, ss.Stats.MetaChanges, ss.Stats.Deleted)
 				if ss.Stats.Failed > 0 {

@@ -22,7 +22,8 @@ func TestDemo(t *testing.T) {
 	}
 	s := out.String()
 	for _, want := range []string{"Backup 1: full", "y360backup -r " + shellQuote(dir) + " snapshots", "Backup 3: nothing changed", "match the servers byte for byte", "all intact",
-		"back, byte for byte: the recurring event", "back, byte for byte: Disk file"} {
+		"back, byte for byte: the recurring event", "back, byte for byte: Disk file",
+		"personal contacts, in address book \"restored-", " contacts 3 new/"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("demo output lacks %q", want)
 		}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/y360backup/y360backup/backup"
 	"github.com/y360backup/y360backup/internal/caldavdemo"
+	"github.com/y360backup/y360backup/internal/y360emu"
 	"github.com/y360backup/y360backup/sources"
 )
 
@@ -43,7 +44,10 @@ func (w *world) restore(ctx context.Context, out io.Writer, repo *backup.Reposit
 	if err := w.emu.DiskRemove(who, lostFile, true); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "  deleted for %s: mail folder %q (%d messages), event %s, Disk file %s\n", who, folderProjects, len(lostMail), lostEvent, lostFile)
+	lostCards := w.emu.ContactsBook(who, y360emu.ContactsPersonal)
+	w.emu.ContactsDelete(who, y360emu.ContactsPersonal, "")
+	fmt.Fprintf(out, "  deleted for %s: mail folder %q (%d messages), event %s, Disk file %s, %d personal contacts\n",
+		who, folderProjects, len(lostMail), lostEvent, lostFile, len(lostCards))
 
 	restorers := map[string]sources.Restorer{}
 	var names []string
@@ -55,7 +59,7 @@ func (w *world) restore(ctx context.Context, out io.Writer, repo *backup.Reposit
 	}
 	rep, err := repo.Restore(ctx, backup.RestoreOptions{
 		Snapshot:  snap,
-		Selection: backup.Selection{Users: []string{who}, Sources: names, Containers: []string{folderProjects, caldavdemo.DemoDefault, "disk"}},
+		Selection: backup.Selection{Users: []string{who}, Sources: names, Containers: []string{folderProjects, caldavdemo.DemoDefault, "disk", y360emu.ContactsPersonal}},
 		Restorers: restorers, Tokens: w.tokens, Log: log,
 	})
 	if err != nil {
@@ -83,6 +87,10 @@ func (w *world) restore(ctx context.Context, out io.Writer, repo *backup.Reposit
 	if restorers["disk"] != nil {
 		b, err := w.diskBytes(who, "/"+rep.Target+lostFile)
 		check("Disk file /"+rep.Target+lostFile, err == nil && b == file)
+	}
+	if restorers["contacts"] != nil {
+		book, got := w.restoredBook(who, len(lostCards))
+		check(fmt.Sprintf("%d personal contacts, in address book %q", len(lostCards), book), sameCards(got, lostCards))
 	}
 	if len(bad) > 0 || rep.Failed > 0 {
 		return fmt.Errorf("demo: restore check failed: %s", strings.Join(bad, "; "))

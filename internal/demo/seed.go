@@ -170,6 +170,9 @@ func (w *world) change() (string, error) {
 		if err := w.emu.DiskRemove(u.Email, "/notes/..dots and spaces  .md", true); err != nil {
 			return "", err
 		}
+		if err := w.changeContacts(u.Email); err != nil {
+			return "", err
+		}
 	}
-	return "per user: 1 new mail, 1 flag change, 1 deletion; 1 new event; Disk: 1 new file, 1 moved, 1 deleted", nil
+	return "per user: 1 new mail, 1 flag change, 1 deletion; 1 new event; Disk: 1 new file, 1 moved, 1 deleted; 1 new contact", nil
 }

@@ -28,4 +28,8 @@ func (s *Server) routes() {
 	if g, ok := any(s).(interface{ registerOrg() }); ok {
 		g.registerOrg()
 	}
+	// CardDAV (contacts*.go).
+	if g, ok := any(s).(interface{ registerContacts() }); ok {
+		g.registerContacts()
+	}
 }

@@ -5,9 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 
 	"github.com/y360backup/y360backup/sources"
+
+	"github.com/y360backup/y360backup/sources/internal/dav"
 )
 
 // cursor is the per-collection resume state committed with each segment.
@@ -37,14 +38,7 @@ type itemMeta struct {
 }
 
 // member is one object the server lists (or reports changed) in a collection.
-type member struct {
-	ID   string // href path relative to the collection
-	Href string // as the server sent it
-	ETag string // "" when the server did not say
-}
-
-// maxSyncRounds bounds the follow-up REPORTs for a truncated (507) sync answer.
-const maxSyncRounds = 1000
+type member = dav.Member
 
 func (s *session) backupCollection(ctx context.Context, col collection) error {
 	c, err := s.st.Open(ctx, col.Name)
@@ -80,14 +74,14 @@ func (s *session) backupCollection(ctx context.Context, col collection) error {
 	synced := false
 	if col.CanSync && prev.SyncToken != "" {
 		var tok string
-		changed, deleted, tok, err = s.syncChanges(ctx, col, prev.SyncToken)
+		changed, deleted, tok, err = s.dav.SyncChanges(ctx, col.coll(), prev.SyncToken)
 		switch {
 		case err == nil:
 			synced = true
 			if tok != "" {
 				next.SyncToken = tok
 			}
-		case errors.Is(err, errInvalidSyncToken) && ctx.Err() == nil:
+		case errors.Is(err, dav.ErrInvalidSyncToken) && ctx.Err() == nil:
 			mid.SyncToken = "" // fall back to a listing below
 		default:
 			return err
@@ -121,7 +115,7 @@ func (s *session) backupCollection(ctx context.Context, col collection) error {
 // returns all of them as candidates (fetch skips unchanged etags) plus the
 // IDs the container has but the server no longer lists.
 func (s *session) listChanges(ctx context.Context, col collection, c sources.Container) ([]member, []string, error) {
-	listed, err := s.listMembers(ctx, col)
+	listed, err := s.dav.ListMembers(ctx, col.coll())
 	if err != nil {
 		return nil, nil, err
 	}
@@ -133,92 +127,13 @@ func (s *session) listChanges(ctx context.Context, col collection, c sources.Con
 		return true
 	})
 	changed := make([]member, 0, len(listed))
-	for _, id := range sortedKeys(listed) {
+	for _, id := range dav.SortedKeys(listed) {
 		changed = append(changed, listed[id])
 	}
 	return changed, deleted, nil
 }
 
-// listMembers lists every object of a collection with its etag (one
-// PROPFIND Depth 1), keyed by member ID.
-func (s *session) listMembers(ctx context.Context, col collection) (map[string]member, error) {
-	listed := map[string]member{}
-	_, err := s.dav.multistatus(ctx, "PROPFIND", col.Href, "1", []byte(propfindETags), func(r *msResponse) error {
-		m, ok, err := col.member(r)
-		if err != nil || !ok || r.has(nameResourceType, nameCollection) {
-			return err
-		}
-		if r.Status != 0 && r.Status/100 != 2 {
-			return nil
-		}
-		listed[m.ID] = m
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", col.Name, err)
-	}
-	return listed, nil
-}
-
-// syncChanges asks for what changed since token (RFC 6578), following
-// truncated answers (507 on the collection itself) until complete.
-func (s *session) syncChanges(ctx context.Context, col collection, token string) ([]member, []string, string, error) {
-	changed := map[string]member{}
-	deleted := map[string]bool{}
-	for round := 0; ; round++ {
-		if round == maxSyncRounds {
-			return nil, nil, "", fmt.Errorf("sync %s: still truncated after %d rounds", col.Name, round)
-		}
-		truncated := false
-		next, err := s.dav.syncCollection(ctx, col.Href, token, func(r *msResponse) error {
-			if p, err := hrefPath(r.Hrefs[0]); err == nil && cleanDir(p) == col.Path {
-				truncated = r.Status == http.StatusInsufficientStorage
-				return nil
-			}
-			m, ok, err := col.member(r)
-			if err != nil || !ok || r.has(nameResourceType, nameCollection) {
-				return err
-			}
-			if r.Status == http.StatusNotFound {
-				deleted[m.ID] = true
-				delete(changed, m.ID)
-			} else {
-				changed[m.ID] = m
-				delete(deleted, m.ID)
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, nil, "", fmt.Errorf("sync %s: %w", col.Name, err)
-		}
-		if next == "" {
-			return nil, nil, "", fmt.Errorf("sync %s: %w: answer has no new sync-token", col.Name, errInvalidSyncToken)
-		}
-		token = next
-		if !truncated {
-			break
-		}
-	}
-	out := make([]member, 0, len(changed))
-	for _, id := range sortedKeys(changed) {
-		out = append(out, changed[id])
-	}
-	return out, sortedKeys(deleted), token, nil
-}
-
-// member maps a multistatus response to a collection member. ok is false for
-// the collection itself.
-func (col collection) member(r *msResponse) (member, bool, error) {
-	p, err := hrefPath(r.Hrefs[0])
-	if err != nil {
-		return member{}, false, err
-	}
-	if cleanDir(p) == col.Path {
-		return member{}, false, nil
-	}
-	id, ok := relName(col.Path, p)
-	if !ok {
-		return member{}, false, fmt.Errorf("member %s is outside the collection %s", p, col.Path)
-	}
-	return member{ID: id, Href: r.Hrefs[0], ETag: r.text(nameGetETag)}, true, nil
+// coll is the collection as the shared member listings see it.
+func (col collection) coll() dav.Coll {
+	return dav.Coll{Name: col.Name, Href: col.Href, Path: col.Path}
 }

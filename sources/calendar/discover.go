@@ -3,13 +3,17 @@ package calendar
 import (
 	"context"
 	"fmt"
-	"net/url"
-	"path"
-	"strings"
 
 	"github.com/emersion/go-webdav"
 	"github.com/emersion/go-webdav/caldav"
+
+	"github.com/y360backup/y360backup/sources/internal/dav"
 )
+
+// propfindCollections is the discovery PROPFIND (Depth 1) on the calendar
+// home. Namespaces as Yandex's Outlook connector and Apple clients use them.
+const propfindCollections = dav.XMLHeader + `<D:propfind xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav" xmlns:CS="http://calendarserver.org/ns/" xmlns:I="http://apple.com/ns/ical/">` +
+	`<D:prop><D:resourcetype/><D:displayname/><CS:getctag/><I:calendar-color/><C:supported-calendar-component-set/><D:sync-token/><D:supported-report-set/></D:prop></D:propfind>`
 
 // collection is one calendar or task list found by discovery.
 type collection struct {
@@ -38,7 +42,7 @@ func (s *session) discover(ctx context.Context) ([]collection, error) {
 // findHome returns the decoded path of the user's calendar home
 // ("/calendars/alice@example.org/"): two requests.
 func (s *session) findHome(ctx context.Context) (string, error) {
-	wc, err := webdav.NewClient(s.dav.hc, s.dav.base.String())
+	wc, err := webdav.NewClient(s.dav.HC, s.dav.Base.String())
 	if err != nil {
 		return "", fmt.Errorf("client: %w", err)
 	}
@@ -46,7 +50,7 @@ func (s *session) findHome(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("current-user-principal: %w", err)
 	}
-	cc, err := caldav.NewClient(s.dav.hc, s.dav.base.String())
+	cc, err := caldav.NewClient(s.dav.HC, s.dav.Base.String())
 	if err != nil {
 		return "", fmt.Errorf("client: %w", err)
 	}
@@ -57,24 +61,24 @@ func (s *session) findHome(ctx context.Context) (string, error) {
 	if home == "" {
 		return "", fmt.Errorf("principal %s has no calendar-home-set", principal)
 	}
-	return cleanDir(home), nil
+	return dav.CleanDir(home), nil
 }
 
 // listCollections lists the calendar collections directly below home with
 // one PROPFIND Depth 1.
 func (s *session) listCollections(ctx context.Context, home string) ([]collection, error) {
-	homeHref := escapePath(home)
+	homeHref := dav.EscapePath(home)
 	var cols []collection
-	_, err := s.dav.multistatus(ctx, "PROPFIND", homeHref, "1", []byte(propfindCollections), func(r *msResponse) error {
-		p, err := hrefPath(r.Hrefs[0])
+	_, err := s.dav.Multistatus(ctx, "PROPFIND", homeHref, "1", []byte(propfindCollections), func(r *dav.Response) error {
+		p, err := dav.HrefPath(r.Hrefs[0])
 		if err != nil {
 			return err
 		}
-		p = cleanDir(p)
-		if p == home || !r.has(nameResourceType, nameCalendar) {
+		p = dav.CleanDir(p)
+		if p == home || !r.Has(dav.NameResourceType, dav.NameCalendar) {
 			return nil // the home itself, inboxes, address books, plain folders
 		}
-		name, ok := relName(home, p)
+		name, ok := dav.RelName(home, p)
 		if !ok {
 			return fmt.Errorf("collection %s is outside the home %s", p, home)
 		}
@@ -89,20 +93,20 @@ func (s *session) listCollections(ctx context.Context, home string) ([]collectio
 }
 
 // collectionFrom reads a collection's properties out of a PROPFIND response.
-func collectionFrom(r *msResponse, name, p string) collection {
+func collectionFrom(r *dav.Response, name, p string) collection {
 	c := collection{
 		Name:        name,
 		Href:        r.Hrefs[0],
 		Path:        p,
-		DisplayName: r.text(nameDisplayName),
-		Color:       r.text(nameColor),
-		CTag:        r.text(nameGetCTag),
-		SyncToken:   r.text(nameSyncToken),
-		CanSync:     r.has(nameReportSet, nameSyncReport),
+		DisplayName: r.Text(dav.NameDisplayName),
+		Color:       r.Text(dav.NameColor),
+		CTag:        r.Text(dav.NameGetCTag),
+		SyncToken:   r.Text(dav.NameSyncToken),
+		CanSync:     r.Has(dav.NameReportSet, dav.NameSyncReport),
 	}
-	if cs := r.Props[nameCompSet]; cs != nil {
+	if cs := r.Props[dav.NameCompSet]; cs != nil {
 		for _, e := range cs.Elems {
-			if e.Name == nameComp {
+			if e.Name == dav.NameComp {
 				for _, a := range e.Attr {
 					if a.Name.Local == "name" {
 						c.Components = append(c.Components, a.Value)
@@ -112,35 +116,4 @@ func collectionFrom(r *msResponse, name, p string) collection {
 		}
 	}
 	return c
-}
-
-// escapePath percent-encodes a decoded path for use as a request href.
-func escapePath(p string) string { return (&url.URL{Path: p}).EscapedPath() }
-
-// hrefPath decodes an href (path or absolute URL) to a plain path.
-func hrefPath(href string) (string, error) {
-	u, err := url.Parse(href)
-	if err != nil {
-		return "", fmt.Errorf("href %q: %w", href, err)
-	}
-	return u.Path, nil
-}
-
-// cleanDir normalizes a collection path to "/a/b/" form.
-func cleanDir(p string) string {
-	p = path.Clean("/" + p)
-	if p != "/" {
-		p += "/"
-	}
-	return p
-}
-
-// relName is child's path below dir ("/cal/u/" + "/cal/u/events-default/" →
-// "events-default"), without slashes at either end.
-func relName(dir, child string) (string, bool) {
-	if !strings.HasPrefix(child, dir) {
-		return "", false
-	}
-	rel := strings.Trim(strings.TrimPrefix(child, dir), "/")
-	return rel, rel != ""
 }

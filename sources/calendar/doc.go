@@ -25,7 +25,7 @@
 // with the last commit of a pass, and never when an object failed, so an
 // interrupted or partly failed pass is redone (etags make the redo cheap).
 //
-// Byte-exactness (fetch.go, multistatus.go): the stored bytes are what a
+// Byte-exactness (fetch.go, ../internal/dav/multistatus.go): the stored bytes are what a
 // GET returns. calendar-data is read from the raw XML, not from the parsed
 // text, because XML parsers turn the CRLFs of an unescaped .ics into LFs
 // (Radicale 3.1.8 sends them unescaped). The first multiget of a session is

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/xml"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/y360backup/y360backup/sources"
+
+	"github.com/y360backup/y360backup/sources/internal/dav"
 )
 
 // exactness is what we know about calendar-multiget on this server.
@@ -44,7 +46,7 @@ type fetched struct {
 func (s *session) fetch(ctx context.Context, col collection, c sources.Container, members []member, mid cursor) (int, error) {
 	todo := make([]member, 0, len(members))
 	for _, m := range members {
-		if it, ok := c.Get(m.ID); ok && m.ETag != "" && sameETag(storedETag(it), m.ETag) {
+		if it, ok := c.Get(m.ID); ok && m.ETag != "" && dav.SameETag(storedETag(it), m.ETag) {
 			continue
 		}
 		todo = append(todo, m)
@@ -117,21 +119,21 @@ func (s *session) multiget(ctx context.Context, col collection, batch []member) 
 	}
 	got := map[string]fetched{}
 	bad := map[string]error{}
-	_, err := s.dav.multistatus(ctx, "REPORT", col.Href, "1", multigetBody(hrefs), func(r *msResponse) error {
-		m, ok, err := col.member(r)
+	_, err := s.dav.Multistatus(ctx, "REPORT", col.Href, "1", multigetBody(hrefs), func(r *dav.Response) error {
+		m, ok, err := col.coll().Member(r)
 		if err != nil || !ok {
 			return err
 		}
 		if r.Status != 0 && r.Status/100 != 2 {
-			bad[m.ID] = &StatusError{Method: "REPORT calendar-multiget", Path: m.Href, Code: r.Status}
+			bad[m.ID] = &dav.StatusError{Source: "calendar", Method: "REPORT calendar-multiget", Path: m.Href, Code: r.Status}
 			return nil
 		}
-		cd := r.Props[nameCalendarData]
+		cd := r.Props[dav.NameCalendarData]
 		if cd == nil {
 			bad[m.ID] = errors.New("calendar-multiget answer has no calendar-data")
 			return nil
 		}
-		got[m.ID] = fetched{data: cd.Raw, etag: r.text(nameGetETag)}
+		got[m.ID] = fetched{data: cd.Raw, etag: r.Text(dav.NameGetETag)}
 		return nil
 	})
 	if err != nil {
@@ -152,14 +154,14 @@ func (s *session) probe(ctx context.Context, batch []member, got map[string]fetc
 		if tries++; tries > maxProbes {
 			return nil
 		}
-		data, etag, err := s.dav.get(ctx, m.Href)
+		data, etag, err := s.dav.Get(ctx, m.Href, maxObjectSize)
 		if err != nil {
 			if fatal(ctx, err) {
 				return err
 			}
 			continue
 		}
-		if etag != "" && f.etag != "" && !sameETag(etag, f.etag) {
+		if etag != "" && f.etag != "" && !dav.SameETag(etag, f.etag) {
 			continue // changed in between
 		}
 		if bytes.Equal(data, f.data) {
@@ -175,7 +177,7 @@ func (s *session) probe(ctx context.Context, batch []member, got map[string]fetc
 func (s *session) fetchByGET(ctx context.Context, col collection, c sources.Container, batch []member) (int, error) {
 	failed := 0
 	for _, m := range batch {
-		data, etag, err := s.dav.get(ctx, m.Href)
+		data, etag, err := s.dav.Get(ctx, m.Href, maxObjectSize)
 		if err != nil {
 			if fatal(ctx, err) {
 				return failed, err
@@ -218,6 +220,18 @@ func (s *session) store(ctx context.Context, c sources.Container, m member, f fe
 	return nil
 }
 
+func multigetBody(hrefs []string) []byte {
+	var b bytes.Buffer
+	b.WriteString(dav.XMLHeader + `<C:calendar-multiget xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/><C:calendar-data/></D:prop>`)
+	for _, h := range hrefs {
+		b.WriteString("<D:href>")
+		xml.EscapeText(&b, []byte(h))
+		b.WriteString("</D:href>")
+	}
+	b.WriteString(`</C:calendar-multiget>`)
+	return b.Bytes()
+}
+
 // fatal errors end the collection (and, for 401, the user's run).
 func fatal(ctx context.Context, err error) bool {
 	return ctx.Err() != nil || errors.Is(err, sources.ErrUnauthorized)
@@ -229,16 +243,4 @@ func storedETag(it sources.Item) string {
 		return ""
 	}
 	return m.ETag
-}
-
-// sameETag compares etags ignoring the weak marker and quotes, which servers
-// apply inconsistently between PROPFIND, REPORT and GET.
-func sameETag(a, b string) bool {
-	return a != "" && normETag(a) == normETag(b)
-}
-
-func normETag(e string) string {
-	e = strings.TrimSpace(e)
-	e = strings.TrimPrefix(e, "W/")
-	return strings.Trim(e, `"`)
 }

@@ -3,6 +3,8 @@ package calendar
 import (
 	"bytes"
 	"strings"
+
+	"github.com/y360backup/y360backup/sources/internal/dav"
 )
 
 // icsInfo is what we cheaply learn from an object's bytes for its metadata.
@@ -30,7 +32,7 @@ func scanICS(b []byte) icsInfo {
 			first = line
 		}
 		last = line
-		name, value := splitContentLine(line)
+		name, value := dav.SplitContentLine(line)
 		switch {
 		case name == "UID" && info.UID == "":
 			info.UID = value
@@ -61,25 +63,4 @@ func scanICS(b []byte) icsInfo {
 	flush()
 	info.Malformed = !strings.EqualFold(first, "BEGIN:VCALENDAR") || !strings.EqualFold(last, "END:VCALENDAR")
 	return info
-}
-
-// splitContentLine returns the upper-cased property name and the value
-// (text after the first colon that is not inside a quoted parameter).
-func splitContentLine(line string) (string, string) {
-	quoted := false
-	for i := 0; i < len(line); i++ {
-		switch line[i] {
-		case '"':
-			quoted = !quoted
-		case ':':
-			if !quoted {
-				name := line[:i]
-				if j := strings.IndexByte(name, ';'); j >= 0 {
-					name = name[:j]
-				}
-				return strings.ToUpper(name), line[i+1:]
-			}
-		}
-	}
-	return "", ""
 }

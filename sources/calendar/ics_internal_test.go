@@ -26,39 +26,3 @@ func TestScanICS(t *testing.T) {
 		})
 	}
 }
-
-func TestSameETag(t *testing.T) {
-	tests := []struct {
-		a, b string
-		want bool
-	}{
-		{`"abc"`, `"abc"`, true},
-		{`"abc"`, `abc`, true},
-		{`W/"abc"`, `"abc"`, true},
-		{`"abc"`, `"abd"`, false},
-		{``, ``, false}, // unknown etags never match: fetch
-	}
-	for _, tc := range tests {
-		if got := sameETag(tc.a, tc.b); got != tc.want {
-			t.Errorf("sameETag(%q, %q) = %v", tc.a, tc.b, got)
-		}
-	}
-}
-
-func TestRelName(t *testing.T) {
-	tests := []struct {
-		dir, child, want string
-		ok               bool
-	}{
-		{"/calendars/u@x/", "/calendars/u@x/events-default/", "events-default", true},
-		{"/calendars/u@x/", "/calendars/u@x/events-default/1.ics", "events-default/1.ics", true},
-		{"/calendars/u@x/", "/calendars/u@x/", "", false},
-		{"/calendars/u@x/", "/other/", "", false},
-	}
-	for _, tc := range tests {
-		got, ok := relName(tc.dir, tc.child)
-		if got != tc.want || ok != tc.ok {
-			t.Errorf("relName(%q, %q) = %q %v", tc.dir, tc.child, got, ok)
-		}
-	}
-}

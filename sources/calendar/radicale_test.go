@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/y360backup/y360backup/internal/testpeer"
 	"io"
 	"net/http"
 	"os"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/y360backup/y360backup/internal/caldavdemo"
+	"github.com/y360backup/y360backup/internal/testpeer/radicalepeer"
 	"github.com/y360backup/y360backup/internal/y360emu"
 	"github.com/y360backup/y360backup/sources"
 	"github.com/y360backup/y360backup/sources/calendar"
@@ -26,37 +26,7 @@ import (
 // Y360_TEST_REQUIRE_PEERS=1).
 func radicaleURL(t *testing.T) string {
 	t.Helper()
-	u := testpeer.Env(t, "Y360_TEST_RADICALE_URL")
-	return strings.TrimSuffix(u, "/") + "/"
-}
-
-// radicaleToken is the one place that knows how Radicale's auth plugin
-// checks passwords: at the introspection endpoint of the standalone
-// emulator, which accepts tokens minted in-process with the same
-// Y360_TEST_EMU_KEY; the fallback scripts/peers/introspect.py accepts
-// "valid-<email>". The first candidate Radicale accepts wins.
-func radicaleToken(t *testing.T, base, email string) string {
-	t.Helper()
-	var cands []string
-	if os.Getenv(y360emu.EnvKey) != "" {
-		cands = append(cands, y360emu.New(y360emu.Options{}).MintToken(email))
-	}
-	cands = append(cands, "valid-"+email)
-	for _, tok := range cands {
-		req, _ := http.NewRequest("PROPFIND", base, strings.NewReader(`<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop><D:current-user-principal/></D:prop></D:propfind>`))
-		req.Header.Set("Depth", "0")
-		req.SetBasicAuth(email, tok)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatalf("radicale: %v", err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode == http.StatusMultiStatus {
-			return tok
-		}
-	}
-	t.Fatalf("radicale at %s accepts none of the %d candidate tokens for %s", base, len(cands), email)
-	return ""
+	return radicalepeer.URL(t)
 }
 
 // radicale is a test-side client to create and change data.
@@ -168,7 +138,7 @@ func TestRadicale(t *testing.T) {
 	rs := make([]*radicale, len(emails))
 	setup := time.Now()
 	for i, email := range emails {
-		r := &radicale{t: t, base: base, email: email, tok: radicaleToken(t, base, email), hc: &http.Client{Timeout: time.Minute}}
+		r := &radicale{t: t, base: base, email: email, tok: radicalepeer.Token(t, base, email), hc: &http.Client{Timeout: time.Minute}}
 		if i == 0 {
 			t.Logf("Radicale accepts %s tokens", map[bool]string{true: "emulator-minted", false: `fallback "valid-<email>"`}[strings.HasPrefix(r.tok, y360emu.TokenPrefix)])
 		}
@@ -197,8 +167,8 @@ func TestRadicale(t *testing.T) {
 		if err := cfg.Validate(); err != nil {
 			t.Fatal(err)
 		}
-		tok := &sourcetest.StaticTokens{Tok: radicaleToken(t, base, email)}
-		tok.Next = func() string { return radicaleToken(t, base, email) }
+		tok := &sourcetest.StaticTokens{Tok: radicalepeer.Token(t, base, email)}
+		tok.Next = func() string { return radicalepeer.Token(t, base, email) }
 		return calendar.New(cfg, &http.Client{Transport: cnt}), tok
 	}
 	stores := make([]*sourcetest.MemStore, len(emails))

@@ -9,6 +9,8 @@ import (
 	"sync"
 
 	"github.com/y360backup/y360backup/sources"
+
+	"github.com/y360backup/y360backup/sources/internal/dav"
 )
 
 var _ sources.Restorer = (*Source)(nil)
@@ -68,7 +70,7 @@ func (s *Source) RestoreContainer(ctx context.Context, u sources.User, tok sourc
 	}
 	listed := map[string]member{}
 	if !fresh {
-		if listed, err = ss.listMembers(ctx, col); err != nil {
+		if listed, err = ss.dav.ListMembers(ctx, col.coll()); err != nil {
 			return 0, wrap(err)
 		}
 	}
@@ -143,8 +145,8 @@ func (r *restorer) skip(ctx context.Context, it sources.RestoreItem, m itemMeta)
 	if err != nil {
 		return false, err
 	}
-	etag, err := r.ss.dav.put(ctx, r.href(it.ID), data, putCond{ifNoneMatch: true})
-	if isStatus(err, http.StatusPreconditionFailed) || isCondition(err, "no-uid-conflict") {
+	etag, err := putObject(ctx, r.ss.dav, r.href(it.ID), data, dav.PutCond{IfNoneMatch: true})
+	if dav.IsStatus(err, http.StatusPreconditionFailed) || dav.IsCondition(err, "no-uid-conflict") {
 		return false, nil // written meanwhile (or by the cut-off run): leave it
 	}
 	if err != nil {
@@ -176,12 +178,12 @@ func (r *restorer) replace(ctx context.Context, it sources.RestoreItem, m itemMe
 	if err != nil {
 		return false, err
 	}
-	cond := putCond{}
+	cond := dav.PutCond{}
 	if exists && old.ETag != "" {
-		cond.ifMatch = old.ETag
+		cond.IfMatch = old.ETag
 	}
-	etag, err := r.ss.dav.put(ctx, r.href(name), data, cond)
-	if isStatus(err, http.StatusPreconditionFailed) {
+	etag, err := putObject(ctx, r.ss.dav, r.href(name), data, cond)
+	if dav.IsStatus(err, http.StatusPreconditionFailed) {
 		return false, fmt.Errorf("%s changed on the server while restoring (If-Match %s failed); left as it is: %w", name, old.ETag, err)
 	}
 	if err != nil {
@@ -196,10 +198,10 @@ func (r *restorer) replace(ctx context.Context, it sources.RestoreItem, m itemMe
 // same account and collection) and same etag. Etags are only comparable
 // for one resource, hence the href check.
 func (r *restorer) unchanged(name string, listed member, m itemMeta) bool {
-	if m.Href == "" || m.ETag == "" || !sameETag(listed.ETag, m.ETag) {
+	if m.Href == "" || m.ETag == "" || !dav.SameETag(listed.ETag, m.ETag) {
 		return false
 	}
-	p, err := hrefPath(m.Href)
+	p, err := dav.HrefPath(m.Href)
 	return err == nil && p == r.col.Path+name
 }
 
@@ -221,22 +223,22 @@ func (r *restorer) copy(ctx context.Context, it sources.RestoreItem, m itemMeta)
 	for try := 1; ; try++ {
 		body := data
 		if uidTaken {
-			body = rewriteUID(data, m.UID, copyUID(m.UID, name))
+			body = dav.RewriteUID(data, m.UID, dav.CopyUID(m.UID, name))
 		}
-		etag, err := r.ss.dav.put(ctx, r.href(name), body, putCond{ifNoneMatch: true})
+		etag, err := putObject(ctx, r.ss.dav, r.href(name), body, dav.PutCond{IfNoneMatch: true})
 		switch {
 		case err == nil:
 			uid := m.UID
 			if uidTaken {
-				uid = copyUID(m.UID, name)
+				uid = dav.CopyUID(m.UID, name)
 			}
 			r.note(name, etag, uid)
 			return true, nil
 		case try == maxCopyTries:
 			return false, err
-		case isStatus(err, http.StatusPreconditionFailed):
+		case dav.IsStatus(err, http.StatusPreconditionFailed):
 			name = r.reserve(it.ID) // the name was taken meanwhile
-		case isCondition(err, "no-uid-conflict") && !uidTaken && m.UID != "":
+		case dav.IsCondition(err, "no-uid-conflict") && !uidTaken && m.UID != "":
 			uidTaken = true // the UID appeared meanwhile
 		default:
 			return false, err
@@ -251,7 +253,7 @@ func (r *restorer) reserve(id string) string {
 	defer r.mu.Unlock()
 	name := id
 	if _, taken := r.listed[name]; taken {
-		name = copyName(id, func(n string) bool { _, ok := r.listed[n]; return ok })
+		name = dav.CopyName(id, func(n string) bool { _, ok := r.listed[n]; return ok })
 	}
 	r.listed[name] = member{ID: name}
 	return name
@@ -279,7 +281,7 @@ func (r *restorer) note(name, etag, uid string) {
 	}
 }
 
-func (r *restorer) href(name string) string { return escapePath(r.col.Path + name) }
+func (r *restorer) href(name string) string { return dav.EscapePath(r.col.Path + name) }
 
 // uidOwner returns the name of the destination object holding uid, loading
 // the UIDs of the listed objects on first use. Skip and replace settle
@@ -301,7 +303,7 @@ func (r *restorer) uidOwner(ctx context.Context, uid string) (string, bool, erro
 
 func (r *restorer) loadUIDsLocked(ctx context.Context) error {
 	var todo []member
-	for _, name := range sortedKeys(r.listed) {
+	for _, name := range dav.SortedKeys(r.listed) {
 		m := r.listed[name]
 		if m.Href == "" || r.policy != sources.PolicyCopy && r.ours[name] {
 			continue // reserved by us, or settled by name
@@ -344,14 +346,4 @@ func readItem(ctx context.Context, it sources.RestoreItem) ([]byte, error) {
 		return nil, fmt.Errorf("stored object is over %d bytes", maxObjectSize)
 	}
 	return data, nil
-}
-
-func isStatus(err error, code int) bool {
-	var se *StatusError
-	return errors.As(err, &se) && se.Code == code
-}
-
-func isCondition(err error, cond string) bool {
-	var se *StatusError
-	return errors.As(err, &se) && se.Condition == cond
 }

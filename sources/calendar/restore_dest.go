@@ -2,8 +2,6 @@ package calendar
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,21 +9,14 @@ import (
 	"slices"
 
 	"github.com/y360backup/y360backup/sources"
+
+	"github.com/y360backup/y360backup/sources/internal/dav"
 )
 
-// restoredPrefix starts the path segment of every non-destructive
-// destination, so an admin can tell them apart from the user's own calendars.
-const restoredPrefix = "restored-"
-
 // restoredSegment is the collection path segment a non-destructive restore
-// of original under under writes to. It is derived only from the two names,
-// so a rerun (the engine derives under from the snapshot) finds the
-// collection the first run created and continues there. Yandex names
-// collections "events-<id>"/"todos-<id>"; ours must not collide with those.
-func restoredSegment(under, original string) string {
-	sum := sha256.Sum256([]byte(under + "\x00" + original))
-	return restoredPrefix + hex.EncodeToString(sum[:6])
-}
+// of original under under writes to (see dav.RestoredSegment). Yandex names
+// collections "events-<id>"/"todos-<id>"; ours never collide with those.
+func restoredSegment(under, original string) string { return dav.RestoredSegment(under, original) }
 
 // restoredDisplayName is the new collection's display name:
 // "Restored 2026-11-25 12h00 — Работа".
@@ -45,7 +36,7 @@ func componentsOf(items []sources.RestoreItem) []string {
 	if len(seen) == 0 {
 		return nil
 	}
-	return sortedKeys(seen)
+	return dav.SortedKeys(seen)
 }
 
 func parseItemMeta(raw json.RawMessage) itemMeta {
@@ -98,11 +89,11 @@ func (s *session) destination(ctx context.Context, home string, cols []collectio
 			return c, false, nil // a previous run's
 		}
 	}
-	p := cleanDir(home + seg)
-	if err := s.dav.mkcalendar(ctx, escapePath(p), spec); err != nil {
+	p := dav.CleanDir(home + seg)
+	if err := mkcalendar(ctx, s.dav, dav.EscapePath(p), spec); err != nil {
 		// Created meanwhile by a concurrent run? RFC 4791 says 403/405 with
 		// DAV:resource-must-be-null; Radicale answers 409, go-webdav 405.
-		var se *StatusError
+		var se *dav.StatusError
 		if fatal(ctx, err) || !errors.As(err, &se) ||
 			se.Code != http.StatusForbidden && se.Code != http.StatusMethodNotAllowed && se.Code != http.StatusConflict {
 			return collection{}, false, fmt.Errorf("create calendar %s: %w", p, err)
@@ -114,7 +105,7 @@ func (s *session) destination(ctx context.Context, home string, cols []collectio
 		return c, false, nil
 	}
 	return collection{
-		Name: seg, Href: escapePath(p), Path: p,
+		Name: seg, Href: dav.EscapePath(p), Path: p,
 		DisplayName: spec.DisplayName, Color: spec.Color, Components: slices.Clone(spec.Components),
 	}, true, nil
 }

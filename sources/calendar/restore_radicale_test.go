@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"github.com/y360backup/y360backup/internal/testpeer/radicalepeer"
 	"net/http"
 	"net/url"
 	"os"
@@ -169,8 +170,8 @@ func (g *radicaleRig) tokens(u sources.User) sources.TokenSource {
 	defer g.mu.Unlock()
 	ts := g.toks[u.Email]
 	if ts == nil {
-		ts = &sourcetest.StaticTokens{Tok: radicaleToken(g.t, g.base, u.Email)}
-		ts.Next = func() string { return radicaleToken(g.t, g.base, u.Email) }
+		ts = &sourcetest.StaticTokens{Tok: radicalepeer.Token(g.t, g.base, u.Email)}
+		ts.Next = func() string { return radicalepeer.Token(g.t, g.base, u.Email) }
 		g.toks[u.Email] = ts
 	}
 	return ts

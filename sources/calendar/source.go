@@ -9,6 +9,8 @@ import (
 	"slices"
 
 	"github.com/y360backup/y360backup/sources"
+
+	"github.com/y360backup/y360backup/sources/internal/dav"
 )
 
 // Source backs up a user's calendars and task lists over CalDAV.
@@ -35,7 +37,7 @@ func (s *Source) Name() string { return "calendar" }
 // session is one Backup call: one user against one server.
 type session struct {
 	cfg Config
-	dav *dav
+	dav *dav.Client
 	st  sources.Store // nil during a restore
 	// exact says whether calendar-multiget text is known to equal what GET
 	// returns on this server (see fetch.go).
@@ -93,14 +95,14 @@ func (s *Source) newSession(u sources.User, tok sources.TokenSource) (*session, 
 	if err != nil {
 		return nil, fmt.Errorf("calendar: url: %w", err)
 	}
-	ac := &authClient{hc: s.hc, tok: tok, timeout: s.cfg.Timeout}
+	ac := &dav.AuthClient{HC: s.hc, Tok: tok, Timeout: s.cfg.Timeout, Source: "calendar"}
 	if s.cfg.Auth == AuthBasic {
 		if u.Email == "" {
 			return nil, errors.New("calendar: basic auth needs the user's email")
 		}
-		ac.basic = u.Email
+		ac.Basic = u.Email
 	}
-	return &session{cfg: s.cfg, dav: &dav{hc: ac, base: base}}, nil
+	return &session{cfg: s.cfg, dav: &dav.Client{HC: ac, Base: base}}, nil
 }
 
 // sortedKeys gives deterministic request order (stable tests, readable logs).

@@ -1,4 +1,4 @@
-package calendar
+package dav
 
 import (
 	"bytes"
@@ -12,12 +12,12 @@ import (
 
 // What a "copy" restore changes. A CalDAV collection holds at most one
 // object per UID (RFC 4791 §5.3.2.1, CALDAV:no-uid-conflict; Radicale
-// enforces it), so a second copy of an event that is still there needs both
+// enforces it, for CardDAV address books too), so a second copy of an event that is still there needs both
 // a free object name and a new UID. Everything else stays byte for byte.
 
-// copyName returns the first "<stem>-restored-<n><ext>" (n = 1, 2, ...)
+// CopyName returns the first "<stem>-restored-<n><ext>" (n = 1, 2, ...)
 // that taken says is free.
-func copyName(name string, taken func(string) bool) string {
+func CopyName(name string, taken func(string) bool) string {
 	ext := path.Ext(name)
 	stem := strings.TrimSuffix(name, ext)
 	for n := 1; ; n++ {
@@ -27,18 +27,18 @@ func copyName(name string, taken func(string) bool) string {
 	}
 }
 
-// copyUID derives the UID of a copy from the original UID and the copy's
+// CopyUID derives the UID of a copy from the original UID and the copy's
 // object name, so the same copy always gets the same UID.
-func copyUID(uid, name string) string {
+func CopyUID(uid, name string) string {
 	sum := sha256.Sum256([]byte(uid + "\x00" + name))
 	return uid + "-restored-" + hex.EncodeToString(sum[:4])
 }
 
-// rewriteUID replaces the value of every UID property whose value is old
+// RewriteUID replaces the value of every UID property whose value is old
 // (the master and all its RECURRENCE-ID overrides share it; alarms' own
 // UIDs differ and stay) with uid. Other lines, their folding and line ends
 // are kept exactly.
-func rewriteUID(data []byte, old, uid string) []byte {
+func RewriteUID(data []byte, old, uid string) []byte {
 	var out bytes.Buffer
 	out.Grow(len(data) + 64)
 	for len(data) > 0 {
@@ -49,7 +49,7 @@ func rewriteUID(data []byte, old, uid string) []byte {
 		}
 		line := data[:end]
 		data = data[end:]
-		name, value := splitContentLine(string(unfold(line)))
+		name, value := SplitContentLine(string(unfold(line)))
 		if name != "UID" || value != old {
 			out.Write(line)
 			continue
@@ -119,4 +119,38 @@ func fold(s, eol string) string {
 		b.WriteString(s[:cut] + eol)
 		s, first = s[cut:], false
 	}
+}
+
+// SplitContentLine returns the upper-cased property name and the value
+// (text after the first colon that is not inside a quoted parameter).
+func SplitContentLine(line string) (string, string) {
+	quoted := false
+	for i := 0; i < len(line); i++ {
+		switch line[i] {
+		case '"':
+			quoted = !quoted
+		case ':':
+			if !quoted {
+				name := line[:i]
+				if j := strings.IndexByte(name, ';'); j >= 0 {
+					name = name[:j]
+				}
+				return strings.ToUpper(name), line[i+1:]
+			}
+		}
+	}
+	return "", ""
+}
+
+// RestoredPrefix starts the path segment of every non-destructive restore
+// destination, so an admin can tell them apart from the user's own.
+const RestoredPrefix = "restored-"
+
+// RestoredSegment is the collection path segment a non-destructive restore
+// of original under under writes to. It is derived only from the two names,
+// so a rerun (the engine derives under from the snapshot) finds the
+// collection the first run created and continues there.
+func RestoredSegment(under, original string) string {
+	sum := sha256.Sum256([]byte(under + "\x00" + original))
+	return RestoredPrefix + hex.EncodeToString(sum[:6])
 }

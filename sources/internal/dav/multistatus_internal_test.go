@@ -1,4 +1,4 @@
-package calendar
+package dav
 
 import (
 	"errors"
@@ -12,20 +12,20 @@ func TestDecodeMultiStatus(t *testing.T) {
 		name    string
 		body    string
 		wantErr string
-		check   func(t *testing.T, rs []*msResponse, tok string)
+		check   func(t *testing.T, rs []*Response, tok string)
 	}{
 		{
 			name: "raw CRLF kept in calendar-data (Radicale style)",
 			body: head + `<multistatus xmlns="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><response><href>/u%40x/c/1.ics</href><propstat><prop>` +
 				`<getetag>"e1"</getetag><C:calendar-data>BEGIN:VCALENDAR` + "\r\n" + `SUMMARY:a &lt;b&gt; &amp; "q"` + "\r\n" + `END:VCALENDAR` + "\r\n" +
 				`</C:calendar-data></prop><status>HTTP/1.1 200 OK</status></propstat></response></multistatus>`,
-			check: func(t *testing.T, rs []*msResponse, _ string) {
+			check: func(t *testing.T, rs []*Response, _ string) {
 				want := "BEGIN:VCALENDAR\r\nSUMMARY:a <b> & \"q\"\r\nEND:VCALENDAR\r\n"
-				if got := string(rs[0].Props[nameCalendarData].Raw); got != want {
+				if got := string(rs[0].Props[NameCalendarData].Raw); got != want {
 					t.Errorf("raw = %q, want %q", got, want)
 				}
-				if rs[0].text(nameGetETag) != `"e1"` || rs[0].Hrefs[0] != "/u%40x/c/1.ics" {
-					t.Errorf("etag/href = %q %q", rs[0].text(nameGetETag), rs[0].Hrefs[0])
+				if rs[0].Text(NameGetETag) != `"e1"` || rs[0].Hrefs[0] != "/u%40x/c/1.ics" {
+					t.Errorf("etag/href = %q %q", rs[0].Text(NameGetETag), rs[0].Hrefs[0])
 				}
 			},
 		},
@@ -34,8 +34,8 @@ func TestDecodeMultiStatus(t *testing.T) {
 			body: head + `<D:multistatus xmlns:D="DAV:"><D:response><D:href>/a</D:href><D:propstat><D:prop>` +
 				`<calendar-data xmlns="urn:ietf:params:xml:ns:caldav">A&#xD;&#xA;B&#13;&#10;<![CDATA[<x>&amp;]]>&#x41F;</calendar-data>` +
 				`</D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat></D:response></D:multistatus>`,
-			check: func(t *testing.T, rs []*msResponse, _ string) {
-				if got, want := string(rs[0].Props[nameCalendarData].Raw), "A\r\nB\r\n<x>&amp;П"; got != want {
+			check: func(t *testing.T, rs []*Response, _ string) {
+				if got, want := string(rs[0].Props[NameCalendarData].Raw), "A\r\nB\r\n<x>&amp;П"; got != want {
 					t.Errorf("raw = %q, want %q", got, want)
 				}
 			},
@@ -47,11 +47,11 @@ func TestDecodeMultiStatus(t *testing.T) {
 				`<D:propstat><D:prop><D:getetag/></D:prop><D:status>HTTP/1.1 404 Not Found</D:status></D:propstat></D:response>` +
 				`<D:response><D:href>/gone</D:href><D:status>HTTP/1.1 404 Not Found</D:status></D:response>` +
 				`<D:sync-token>http://x/sync/9</D:sync-token></D:multistatus>`,
-			check: func(t *testing.T, rs []*msResponse, tok string) {
-				if p := rs[0].Props[nameCalendarData]; p == nil || len(p.Raw) != 0 {
+			check: func(t *testing.T, rs []*Response, tok string) {
+				if p := rs[0].Props[NameCalendarData]; p == nil || len(p.Raw) != 0 {
 					t.Errorf("empty calendar-data = %+v", p)
 				}
-				if _, ok := rs[0].Props[nameGetETag]; ok {
+				if _, ok := rs[0].Props[NameGetETag]; ok {
 					t.Error("404 propstat property reported as present")
 				}
 				if rs[1].Status != 404 || tok != "http://x/sync/9" {
@@ -66,13 +66,13 @@ func TestDecodeMultiStatus(t *testing.T) {
 				`<C:supported-calendar-component-set><C:comp name="VTODO"/></C:supported-calendar-component-set>` +
 				`<D:supported-report-set><D:supported-report><D:report><D:sync-collection/></D:report></D:supported-report></D:supported-report-set>` +
 				`</D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat></D:response></D:multistatus>`,
-			check: func(t *testing.T, rs []*msResponse, _ string) {
+			check: func(t *testing.T, rs []*Response, _ string) {
 				r := rs[0]
-				if !r.has(nameResourceType, nameCalendar) || !r.has(nameReportSet, nameSyncReport) || r.has(nameResourceType, nameComp) {
+				if !r.Has(NameResourceType, NameCalendar) || !r.Has(NameReportSet, NameSyncReport) || r.Has(NameResourceType, NameComp) {
 					t.Error("resourcetype / report set misread")
 				}
-				if r.text(nameDisplayName) != "Работа & co" || r.text(nameGetCTag) != "7" {
-					t.Errorf("displayname %q ctag %q", r.text(nameDisplayName), r.text(nameGetCTag))
+				if r.Text(NameDisplayName) != "Работа & co" || r.Text(NameGetCTag) != "7" {
+					t.Errorf("displayname %q ctag %q", r.Text(NameDisplayName), r.Text(NameGetCTag))
 				}
 			},
 		},
@@ -85,8 +85,8 @@ func TestDecodeMultiStatus(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var rs []*msResponse
-			tok, err := decodeMultiStatus(strings.NewReader(tc.body), func(r *msResponse) error {
+			var rs []*Response
+			tok, err := DecodeMultiStatus(strings.NewReader(tc.body), func(r *Response) error {
 				rs = append(rs, r)
 				return nil
 			})
@@ -108,7 +108,7 @@ func TestDecodeMultiStatusCallbackErrorStops(t *testing.T) {
 	body := `<D:multistatus xmlns:D="DAV:"><D:response><D:href>/a</D:href></D:response><D:response><D:href>/b</D:href></D:response></D:multistatus>`
 	stop := errors.New("stop")
 	n := 0
-	_, err := decodeMultiStatus(strings.NewReader(body), func(*msResponse) error { n++; return stop })
+	_, err := DecodeMultiStatus(strings.NewReader(body), func(*Response) error { n++; return stop })
 	if !errors.Is(err, stop) || n != 1 {
 		t.Fatalf("err %v after %d callbacks", err, n)
 	}
@@ -124,7 +124,7 @@ func TestDecodeMultiStatusBoundedBuffer(t *testing.T) {
 	b.WriteString(`</D:multistatus>`)
 	rec := &recorder{}
 	n, maxBuf := 0, 0
-	_, err := decodeMultiStatusRec(strings.NewReader(b.String()), rec, func(*msResponse) error {
+	_, err := decodeRec(strings.NewReader(b.String()), rec, func(*Response) error {
 		n++
 		maxBuf = max(maxBuf, cap(rec.buf))
 		return nil

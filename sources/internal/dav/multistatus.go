@@ -1,4 +1,4 @@
-package calendar
+package dav
 
 import (
 	"bufio"
@@ -11,58 +11,63 @@ import (
 	"strings"
 )
 
-// XML names the source reads.
+// XML names the sources read.
 var (
-	nameMultistatus  = xml.Name{Space: nsDAV, Local: "multistatus"}
-	nameResponse     = xml.Name{Space: nsDAV, Local: "response"}
-	nameHref         = xml.Name{Space: nsDAV, Local: "href"}
-	nameStatus       = xml.Name{Space: nsDAV, Local: "status"}
-	namePropstat     = xml.Name{Space: nsDAV, Local: "propstat"}
-	nameProp         = xml.Name{Space: nsDAV, Local: "prop"}
-	nameSyncToken    = xml.Name{Space: nsDAV, Local: "sync-token"}
-	nameGetETag      = xml.Name{Space: nsDAV, Local: "getetag"}
-	nameResourceType = xml.Name{Space: nsDAV, Local: "resourcetype"}
-	nameDisplayName  = xml.Name{Space: nsDAV, Local: "displayname"}
-	nameReportSet    = xml.Name{Space: nsDAV, Local: "supported-report-set"}
-	nameSyncReport   = xml.Name{Space: nsDAV, Local: "sync-collection"}
-	nameCollection   = xml.Name{Space: nsDAV, Local: "collection"}
-	nameCalendar     = xml.Name{Space: nsCalDAV, Local: "calendar"}
-	nameCalendarData = xml.Name{Space: nsCalDAV, Local: "calendar-data"}
-	nameCompSet      = xml.Name{Space: nsCalDAV, Local: "supported-calendar-component-set"}
-	nameComp         = xml.Name{Space: nsCalDAV, Local: "comp"}
-	nameGetCTag      = xml.Name{Space: nsCS, Local: "getctag"}
-	nameColor        = xml.Name{Space: nsApple, Local: "calendar-color"}
+	nameMultistatus  = xml.Name{Space: NSDAV, Local: "multistatus"}
+	nameResponse     = xml.Name{Space: NSDAV, Local: "response"}
+	nameHref         = xml.Name{Space: NSDAV, Local: "href"}
+	nameStatus       = xml.Name{Space: NSDAV, Local: "status"}
+	namePropstat     = xml.Name{Space: NSDAV, Local: "propstat"}
+	nameProp         = xml.Name{Space: NSDAV, Local: "prop"}
+	NameSyncToken    = xml.Name{Space: NSDAV, Local: "sync-token"}
+	NameGetETag      = xml.Name{Space: NSDAV, Local: "getetag"}
+	NameResourceType = xml.Name{Space: NSDAV, Local: "resourcetype"}
+	NameDisplayName  = xml.Name{Space: NSDAV, Local: "displayname"}
+	NameReportSet    = xml.Name{Space: NSDAV, Local: "supported-report-set"}
+	NameSyncReport   = xml.Name{Space: NSDAV, Local: "sync-collection"}
+	NameCollection   = xml.Name{Space: NSDAV, Local: "collection"}
+	NameCalendar     = xml.Name{Space: NSCalDAV, Local: "calendar"}
+	NameCalendarData = xml.Name{Space: NSCalDAV, Local: "calendar-data"}
+	NameAddressBook  = xml.Name{Space: NSCardDAV, Local: "addressbook"}
+	NameAddressData  = xml.Name{Space: NSCardDAV, Local: "address-data"}
+	NameCompSet      = xml.Name{Space: NSCalDAV, Local: "supported-calendar-component-set"}
+	NameComp         = xml.Name{Space: NSCalDAV, Local: "comp"}
+	NameGetCTag      = xml.Name{Space: NSCS, Local: "getctag"}
+	NameColor        = xml.Name{Space: NSApple, Local: "calendar-color"}
 )
 
 const (
-	nsDAV    = "DAV:"
-	nsCalDAV = "urn:ietf:params:xml:ns:caldav"
-	nsCS     = "http://calendarserver.org/ns/"
-	nsApple  = "http://apple.com/ns/ical/"
+	NSDAV     = "DAV:"
+	NSCalDAV  = "urn:ietf:params:xml:ns:caldav"
+	NSCardDAV = "urn:ietf:params:xml:ns:carddav"
+	NSCS      = "http://calendarserver.org/ns/"
+	NSApple   = "http://apple.com/ns/ical/"
 )
 
-// msResponse is one <D:response> of a multistatus body.
-type msResponse struct {
+// Response is one <D:response> of a multistatus body.
+type Response struct {
 	Hrefs  []string // as sent (percent-encoded path or absolute URL)
 	Status int      // response-level status, 0 when the answer is per property
-	Props  map[xml.Name]*msProp
+	Props  map[xml.Name]*Prop
 }
 
-// msProp is one property from a 2xx propstat.
-type msProp struct {
+// Prop is one property from a 2xx propstat.
+type Prop struct {
 	Text  string             // character data, XML-normalized (CRLF → LF)
-	Raw   []byte             // calendar-data only: the exact text, see rawText
+	Raw   []byte             // calendar-data and address-data only: the exact text, see rawText
 	Elems []xml.StartElement // descendant elements, e.g. resourcetype's children
 }
 
-func (r *msResponse) text(n xml.Name) string {
+// Text is the trimmed character data of property n ("" if absent).
+func (r *Response) Text(n xml.Name) string {
 	if p := r.Props[n]; p != nil {
 		return strings.TrimSpace(p.Text)
 	}
 	return ""
 }
 
-func (r *msResponse) has(prop, elem xml.Name) bool {
+// Has reports whether property prop holds an element named elem.
+func (r *Response) Has(prop, elem xml.Name) bool {
 	if p := r.Props[prop]; p != nil {
 		for _, e := range p.Elems {
 			if e.Name == elem {
@@ -73,16 +78,16 @@ func (r *msResponse) has(prop, elem xml.Name) bool {
 	return false
 }
 
-// decodeMultiStatus reads a 207 body one <response> at a time and calls fn
+// DecodeMultiStatus reads a 207 body one <response> at a time and calls fn
 // for each, so a listing of 10,000 objects never becomes a tree in memory:
 // what is held is one response's raw bytes (needed for calendar-data) and
 // the decoded response. It returns the multistatus-level sync-token, if any.
 // An error from fn stops the walk and is returned as is.
-func decodeMultiStatus(r io.Reader, fn func(*msResponse) error) (syncToken string, err error) {
-	return decodeMultiStatusRec(r, &recorder{}, fn)
+func DecodeMultiStatus(r io.Reader, fn func(*Response) error) (syncToken string, err error) {
+	return decodeRec(r, &recorder{}, fn)
 }
 
-func decodeMultiStatusRec(r io.Reader, rec *recorder, fn func(*msResponse) error) (syncToken string, err error) {
+func decodeRec(r io.Reader, rec *recorder, fn func(*Response) error) (syncToken string, err error) {
 	rec.br = bufio.NewReaderSize(r, 32<<10)
 	d := xml.NewDecoder(rec)
 	root, err := nextStart(d)
@@ -108,7 +113,7 @@ func decodeMultiStatusRec(r io.Reader, rec *recorder, fn func(*msResponse) error
 				if err := fn(resp); err != nil {
 					return "", err
 				}
-			case nameSyncToken:
+			case NameSyncToken:
 				s, err := readText(d)
 				if err != nil {
 					return "", fmt.Errorf("multistatus: sync-token: %w", err)
@@ -146,8 +151,8 @@ func nextStart(d *xml.Decoder) (xml.StartElement, error) {
 	}
 }
 
-func readResponse(d *xml.Decoder, rec *recorder) (*msResponse, error) {
-	resp := &msResponse{Props: map[xml.Name]*msProp{}}
+func readResponse(d *xml.Decoder, rec *recorder) (*Response, error) {
+	resp := &Response{Props: map[xml.Name]*Prop{}}
 	for {
 		tok, err := d.Token()
 		if err != nil {
@@ -188,8 +193,8 @@ func readResponse(d *xml.Decoder, rec *recorder) (*msResponse, error) {
 	}
 }
 
-func readPropstat(d *xml.Decoder, rec *recorder, resp *msResponse) error {
-	props := map[xml.Name]*msProp{}
+func readPropstat(d *xml.Decoder, rec *recorder, resp *Response) error {
+	props := map[xml.Name]*Prop{}
 	status := 0
 	for {
 		tok, err := d.Token()
@@ -227,7 +232,7 @@ func readPropstat(d *xml.Decoder, rec *recorder, resp *msResponse) error {
 	}
 }
 
-func readProp(d *xml.Decoder, rec *recorder, props map[xml.Name]*msProp) error {
+func readProp(d *xml.Decoder, rec *recorder, props map[xml.Name]*Prop) error {
 	for {
 		tok, err := d.Token()
 		if err != nil {
@@ -235,10 +240,10 @@ func readProp(d *xml.Decoder, rec *recorder, props map[xml.Name]*msProp) error {
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
-			p := &msProp{}
-			if t.Name == nameCalendarData {
+			p := &Prop{}
+			if t.Name == NameCalendarData || t.Name == NameAddressData {
 				if p.Raw, err = readRaw(d, rec); err != nil {
-					return fmt.Errorf("calendar-data: %w", err)
+					return fmt.Errorf("%s: %w", t.Name.Local, err)
 				}
 			} else if err := readAny(d, p); err != nil {
 				return err
@@ -251,7 +256,7 @@ func readProp(d *xml.Decoder, rec *recorder, props map[xml.Name]*msProp) error {
 }
 
 // readAny collects the text and descendant elements of the element just opened.
-func readAny(d *xml.Decoder, p *msProp) error {
+func readAny(d *xml.Decoder, p *Prop) error {
 	var sb strings.Builder
 	for depth := 1; depth > 0; {
 		tok, err := d.Token()
@@ -275,7 +280,7 @@ func readAny(d *xml.Decoder, p *msProp) error {
 }
 
 func readText(d *xml.Decoder) (string, error) {
-	var p msProp
+	var p Prop
 	err := readAny(d, &p)
 	return p.Text, err
 }

@@ -1,4 +1,4 @@
-package calendar
+package dav
 
 import (
 	"errors"
@@ -49,7 +49,7 @@ func TestAuthClient(t *testing.T) {
 			}))
 			defer ts.Close()
 			tok := &sourcetest.StaticTokens{Tok: "t1", Next: func() string { return "t2" }}
-			ac := &authClient{hc: ts.Client(), tok: tok, basic: tc.basic, timeout: 5 * time.Second}
+			ac := &AuthClient{HC: ts.Client(), Tok: tok, Basic: tc.basic, Source: "calendar", Timeout: 5 * time.Second}
 			req, _ := http.NewRequest("PROPFIND", ts.URL+"/p/", strings.NewReader("<x/>"))
 			resp, err := ac.Do(req)
 			if tc.wantErr != nil {
@@ -95,7 +95,7 @@ func TestAuthClientTimeout(t *testing.T) {
 	}))
 	defer ts.Close()
 	defer close(block)
-	ac := &authClient{hc: ts.Client(), tok: &sourcetest.StaticTokens{Tok: "t"}, timeout: 50 * time.Millisecond}
+	ac := &AuthClient{HC: ts.Client(), Tok: &sourcetest.StaticTokens{Tok: "t"}, Timeout: 50 * time.Millisecond}
 	req, _ := http.NewRequest("GET", ts.URL, nil)
 	t0 := time.Now()
 	if _, err := ac.Do(req); err == nil {

@@ -1,4 +1,4 @@
-package calendar
+package dav
 
 import (
 	"bytes"
@@ -20,6 +20,7 @@ import (
 // go-webdav passes errors returned by our HTTPClient through unchanged, so
 // this type survives its calls too.
 type StatusError struct {
+	Source string // "calendar", "contacts": the prefix of the message
 	Method string
 	Path   string // URL path, never the query or credentials
 	Code   int
@@ -31,7 +32,11 @@ type StatusError struct {
 }
 
 func (e *StatusError) Error() string {
-	s := fmt.Sprintf("calendar: %s %s: HTTP %d %s", e.Method, e.Path, e.Code, http.StatusText(e.Code))
+	src := e.Source
+	if src == "" {
+		src = "dav"
+	}
+	s := fmt.Sprintf("%s: %s %s: HTTP %d %s", src, e.Method, e.Path, e.Code, http.StatusText(e.Code))
 	if e.Detail != "" {
 		s += ": " + e.Detail
 	}
@@ -49,8 +54,8 @@ func (e *StatusError) Is(target error) bool {
 	return false
 }
 
-// newStatusError consumes (a bounded prefix of) resp's body and closes it.
-func newStatusError(resp *http.Response) *StatusError {
+// NewStatusError consumes (a bounded prefix of) resp's body and closes it.
+func NewStatusError(source string, resp *http.Response) *StatusError {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	detail := b
@@ -58,17 +63,18 @@ func newStatusError(resp *http.Response) *StatusError {
 		detail = detail[:512]
 	}
 	return &StatusError{
+		Source:    source,
 		Method:    resp.Request.Method,
 		Path:      resp.Request.URL.Path,
 		Code:      resp.StatusCode,
 		Detail:    oneLine(string(detail)),
-		Condition: davCondition(b),
+		Condition: Condition(b),
 	}
 }
 
-// davCondition returns the local name of the first element inside a
+// Condition returns the local name of the first element inside a
 // DAV:error body, or "".
-func davCondition(body []byte) string {
+func Condition(body []byte) string {
 	d := xml.NewDecoder(bytes.NewReader(body))
 	inError := false
 	for {
@@ -80,7 +86,7 @@ func davCondition(body []byte) string {
 			if inError {
 				return se.Name.Local
 			}
-			if se.Name.Space != nsDAV || se.Name.Local != "error" {
+			if se.Name.Space != NSDAV || se.Name.Local != "error" {
 				return ""
 			}
 			inError = true
@@ -99,20 +105,21 @@ func oneLine(s string) string {
 	return string(out)
 }
 
-// authClient is the webdav.HTTPClient every request goes through. It asks
+// AuthClient is the webdav.HTTPClient every request goes through. It asks
 // the TokenSource for a token per request (the source caches and re-mints),
 // and on a 401 invalidates that token and retries once with a fresh one. A
 // second 401 becomes a *StatusError matching sources.ErrUnauthorized.
-type authClient struct {
-	hc      *http.Client
-	tok     sources.TokenSource
-	basic   string // Basic login (the user's email); "" = OAuth scheme
-	timeout time.Duration
+type AuthClient struct {
+	HC      *http.Client
+	Tok     sources.TokenSource
+	Basic   string // Basic login (the user's email); "" = OAuth scheme
+	Timeout time.Duration
+	Source  string // "calendar", "contacts": prefixes errors
 }
 
-var _ webdav.HTTPClient = (*authClient)(nil)
+var _ webdav.HTTPClient = (*AuthClient)(nil)
 
-func (a *authClient) Do(req *http.Request) (*http.Response, error) {
+func (a *AuthClient) Do(req *http.Request) (*http.Response, error) {
 	resp, used, err := a.try(req, req.Body)
 	if err != nil {
 		return nil, err
@@ -120,15 +127,15 @@ func (a *authClient) Do(req *http.Request) (*http.Response, error) {
 	if resp.StatusCode != http.StatusUnauthorized {
 		return resp, nil
 	}
-	first := newStatusError(resp)
-	a.tok.Invalidate(used)
+	first := NewStatusError(a.Source, resp)
+	a.Tok.Invalidate(used)
 	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
 		return nil, first // cannot replay the body
 	}
 	var body io.ReadCloser
 	if req.GetBody != nil {
 		if body, err = req.GetBody(); err != nil {
-			return nil, fmt.Errorf("calendar: %s %s: replay body: %w", req.Method, req.URL.Path, err)
+			return nil, fmt.Errorf("%s: %s %s: replay body: %w", a.Source, req.Method, req.URL.Path, err)
 		}
 	}
 	resp, _, err = a.try(req, body)
@@ -136,37 +143,37 @@ func (a *authClient) Do(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	if resp.StatusCode == http.StatusUnauthorized {
-		return nil, newStatusError(resp)
+		return nil, NewStatusError(a.Source, resp)
 	}
 	return resp, nil
 }
 
 // try sends one attempt of req with a current token and returns the token
 // used, so a 401 invalidates exactly that one.
-func (a *authClient) try(req *http.Request, body io.ReadCloser) (*http.Response, string, error) {
+func (a *AuthClient) try(req *http.Request, body io.ReadCloser) (*http.Response, string, error) {
 	ctx := req.Context()
-	tok, err := a.tok.Token(ctx)
+	tok, err := a.Tok.Token(ctx)
 	if err != nil {
 		if body != nil {
 			body.Close()
 		}
-		return nil, "", fmt.Errorf("calendar: token: %w", err)
+		return nil, "", fmt.Errorf("%s: token: %w", a.Source, err)
 	}
 	cancel := context.CancelFunc(func() {})
-	if a.timeout > 0 {
-		ctx, cancel = context.WithTimeout(ctx, a.timeout)
+	if a.Timeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, a.Timeout)
 	}
 	r := req.Clone(ctx)
 	r.Body = body
-	if a.basic != "" {
-		r.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(a.basic+":"+tok)))
+	if a.Basic != "" {
+		r.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(a.Basic+":"+tok)))
 	} else {
 		r.Header.Set("Authorization", "OAuth "+tok)
 	}
-	resp, err := a.hc.Do(r)
+	resp, err := a.HC.Do(r)
 	if err != nil {
 		cancel()
-		return nil, tok, fmt.Errorf("calendar: %s %s: %w", req.Method, req.URL.Path, err)
+		return nil, tok, fmt.Errorf("%s: %s %s: %w", a.Source, req.Method, req.URL.Path, err)
 	}
 	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
 	return resp, tok, nil
