@@ -31,10 +31,11 @@ reported and skipped, and the command exits 1 at the end if anything failed.`,
 			if err != nil {
 				return err
 			}
-			log, err := newLogger(cfg.Log)
+			log, err := newLogger(cfg)
 			if err != nil {
 				return err
 			}
+			logStartup(log, "backup", g.configFile)
 			defer log.Sync()
 			repo, err := openRepo(cmd.Context(), cfg)
 			if err != nil {

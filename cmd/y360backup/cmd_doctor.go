@@ -20,7 +20,6 @@ import (
 
 	"github.com/y360backup/y360backup/backup"
 	"github.com/y360backup/y360backup/backup/config"
-	"github.com/y360backup/y360backup/backup/daemon/logmask"
 	"github.com/y360backup/y360backup/sinks"
 	s3sink "github.com/y360backup/y360backup/sinks/s3"
 	"github.com/y360backup/y360backup/sources"
@@ -68,7 +67,8 @@ func runDoctor(ctx context.Context, cfg *config.Config, opts doctorOptions, out 
 	p := &printer{out: out}
 	show, showText := func(s string) string { return s }, func(s string) string { return s }
 	if cfg.Log.MaskEmails {
-		show, showText = logmask.MaskEmail, logmask.MaskText
+		m := emailMasker(cfg)
+		show, showText = m.Email, m.Text
 	}
 	step := func() (context.Context, context.CancelFunc) { return context.WithTimeout(ctx, opts.timeout) }
 	org, err := newOrgClient(cfg, nil)

@@ -80,7 +80,7 @@ what it already wrote is recognised and skipped.`,
 			if err != nil {
 				return err
 			}
-			log, err := newLogger(cfg.Log)
+			log, err := newLogger(cfg)
 			if err != nil {
 				return err
 			}
