@@ -35,7 +35,9 @@ type doctorOptions struct {
 func newDoctorCommand(g *globalOptions) *cobra.Command {
 	var opts doctorOptions
 	cmd := &cobra.Command{
-		Use:   "doctor",
+		Use: "doctor",
+		Example: `  y360backup doctor
+  y360backup doctor -u alice@example.com --timeout 1m`,
 		Short: "Check every link a backup needs and say exactly what is wrong",
 		Long: `Checks, in order: the admin token (its scopes), the Directory API (first page
 of users), one user's token exchange and its scopes, an IMAP login (XOAUTH2 and

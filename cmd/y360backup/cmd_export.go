@@ -18,7 +18,10 @@ type exportOptions struct {
 func newExportCommand(g *globalOptions) *cobra.Command {
 	var opts exportOptions
 	cmd := &cobra.Command{
-		Use:   "export --out DIR|FILE.tar.zst",
+		Use: "export --out DIR|FILE.tar.zst",
+		Example: `  y360backup export --out /srv/export
+  y360backup export -u alice@example.com --source mail --mail-format mbox -o alice-mail
+  y360backup export --at 2026-11-20 -o org-2026-11-20.tar.zst`,
 		Short: "Write backed-up items to local files (Maildir/mbox/.eml, .ics, file tree) without touching any account",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {

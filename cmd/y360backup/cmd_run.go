@@ -31,7 +31,9 @@ import (
 
 func newRunCommand(g *globalOptions) *cobra.Command {
 	return &cobra.Command{
-		Use:   "run",
+		Use: "run",
+		Example: `  y360backup run                             # as systemd's y360backup.service does
+  y360backup -c ./config.yaml run`,
 		Short: "Run as a daemon: back up on schedule, serve /metrics and /healthz",
 		Long: `Runs in the foreground until SIGTERM or SIGINT, starting backups on the cron
 schedules of the config (schedule.default, or one per source). Jobs run side by
@@ -364,7 +366,9 @@ func newPoliteTransport(limits map[string]hostlimit.Limit, m *metrics.Metrics) *
 func newHealthcheckCommand(g *globalOptions) *cobra.Command {
 	var addr string
 	cmd := &cobra.Command{
-		Use:   "healthcheck",
+		Use: "healthcheck",
+		Example: `  y360backup healthcheck                     # asks metrics.listen from the config
+  y360backup healthcheck --addr 127.0.0.1:9360`,
 		Short: "Ask the running daemon's /healthz; exit 0 when healthy (for container HEALTHCHECK)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -16,7 +16,9 @@ type verifyOptions struct {
 func newVerifyCommand(g *globalOptions) *cobra.Command {
 	var opts verifyOptions
 	cmd := &cobra.Command{
-		Use:   "verify",
+		Use: "verify",
+		Example: `  y360backup verify                          # the latest snapshot
+  y360backup verify --snapshot 3f9a1c2b`,
 		Short: "Re-read stored objects of a snapshot and check their hashes",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
