@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command (CI runs it through .ci/run):
 #   1. gofmt: any unformatted .go file fails the run;
-#   2. go vet ./...;
+#   2. go vet ./...; promtool check/test rules on deploy/prometheus (Debian's promtool, or built once);
 #   3. scripts/peers-up.sh into a fresh scratch ROOT (Dovecot x2, Radicale, versitygw, token
 #      emulator), stopped and removed again on any exit;
 #   4. go test -race -count=1 -timeout 40m with ROOT/env.sh loaded (Y360_TEST_REQUIRE_PEERS=1, so
@@ -69,6 +69,39 @@ if [ "$LINT" = 1 ]; then
   t=$(date +%s%N)
   go vet ./...
   echo "test.sh: go vet ok ($(elapsed "$t"))"
+fi
+
+# Prometheus rules (deploy/prometheus): promtool check + unit tests. promtool comes from Debian's
+# prometheus package (~20 s; its service is never started: policy-rc.d), else from the Go module
+# proxy, built once into a cache directory (10+ minutes of CPU; PROMTOOL=path skips both).
+PROMTOOL_VERSION=v0.316.0
+if [ "$LINT" = 1 ]; then
+  t=$(date +%s%N)
+  PROMTOOL=${PROMTOOL:-$(command -v promtool || true)}
+  if [ -z "$PROMTOOL" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "test.sh: apt-get install prometheus (for promtool)"
+    apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends prometheus >/dev/null 2>&1 ||
+      { apt-get -o DPkg::Lock::Timeout=300 update -qq >/dev/null &&
+        apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends prometheus >/dev/null; } || true
+    PROMTOOL=$(command -v promtool || true)
+  fi
+  if [ -z "$PROMTOOL" ]; then
+    tools="${XDG_CACHE_HOME:-$HOME/.cache}/y360backup-tools/promtool-$PROMTOOL_VERSION"
+    PROMTOOL=$tools/promtool
+    if [ ! -x "$PROMTOOL" ]; then
+      echo "test.sh: go install github.com/prometheus/prometheus/cmd/promtool@$PROMTOOL_VERSION (once)"
+      GOBIN=$tools go install "github.com/prometheus/prometheus/cmd/promtool@$PROMTOOL_VERSION" || {
+        echo "test.sh: could not build promtool; the alert rules are not tested" >&2
+        exit 1
+      }
+    fi
+  fi
+  if ! "$PROMTOOL" check rules deploy/prometheus/y360backup.rules.yml ||
+    ! (cd deploy/prometheus && "$PROMTOOL" test rules y360backup.rules.test.yml); then
+    echo "test.sh: deploy/prometheus/y360backup.rules.yml fails promtool (output above)" >&2
+    exit 1
+  fi
+  echo "test.sh: promtool rules ok ($(elapsed "$t"))"
 fi
 
 ROOT='' JOB_PGID='' STATUS_FILE=''

@@ -166,7 +166,7 @@ type S3 struct {
 
 // Log configures logging.
 type Log struct {
-	Format     string `yaml:"format"` // auto | console | json
+	Format     string `yaml:"format"` // auto | console | json | journald
 	Level      string `yaml:"level"`  // debug | info | warn | error
 	MaskEmails bool   `yaml:"mask_emails"`
 }
@@ -525,9 +525,9 @@ func (c *Config) validate(lines map[string]int) []Problem {
 		bad("repository.type", fmt.Sprintf("%q: use fs or s3", r.Type))
 	}
 	switch c.Log.Format {
-	case "auto", "console", "json":
+	case "auto", "console", "json", "journald":
 	default:
-		bad("log.format", fmt.Sprintf("%q: use auto, console or json", c.Log.Format))
+		bad("log.format", fmt.Sprintf("%q: use auto, console, json or journald", c.Log.Format))
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

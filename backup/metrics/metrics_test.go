@@ -19,7 +19,7 @@ import (
 var now = time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC)
 
 func TestRunAndUserMetrics(t *testing.T) {
-	m := metrics.New(metrics.Options{Now: func() time.Time { return now }, UserLabel: logmask.MaskEmail, Version: "test"})
+	m := metrics.New(metrics.Options{Now: func() time.Time { return now }, UserLabel: logmask.New([]byte("k")).Email, Version: "test"})
 	m.RunStarted("mail+calendar")
 	m.Start("mail+calendar", 2)
 	m.UserDone("mail+calendar", backup.UserSnapshot{ID: "1", Email: "alice@example.com", Sources: map[string]*backup.SourceSnapshot{

@@ -45,7 +45,9 @@ type authOptions struct {
 
 func newAuthCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "auth",
+		Use: "auth",
+		Example: `  y360backup auth login --client-id ID --client-secret-file client-secret --token-file admin-token
+  y360backup auth refresh --token-file /etc/y360backup/admin-token`,
 		Short: "Obtain or refresh the admin OAuth token (authorization-code flow)",
 	}
 	var opts authOptions
@@ -56,7 +58,10 @@ func newAuthCommand(g *globalOptions) *cobra.Command {
 		c.Flags().StringVar(&opts.tokenFile, "token-file", "", "where the access token is saved, mode 0600 (default: organization.admin_token_file)")
 	}
 	login := &cobra.Command{
-		Use:   "login",
+		Use: "login",
+		Example: `  y360backup auth login                      # ids and files from the config
+  y360backup auth login --port 9000 --scope directory:read_users --scope directory:read_organization
+  y360backup auth login --client-id ID --client-secret-file client-secret --token-file admin-token`,
 		Short: "Open Yandex's consent page, receive the code on a local callback and save the token",
 		Long: `Runs the OAuth authorization-code flow (with PKCE) against Yandex ID:
 prints a URL to open in a browser where an organization admin (or the owner, for
@@ -88,7 +93,9 @@ as a Redirect URI of the OAuth app at oauth.yandex.ru. Tokens are never printed.
 	login.Flags().StringArrayVar(&opts.scopes, "scope", nil, "scope to request; repeatable (default: every scope of the app), e.g. directory:read_users")
 	login.Flags().DurationVar(&opts.timeout, "timeout", 10*time.Minute, "how long to wait for the browser")
 	refresh := &cobra.Command{
-		Use:   "refresh",
+		Use: "refresh",
+		Example: `  y360backup auth refresh                    # token file from the config
+  y360backup auth refresh --token-file /etc/y360backup/admin-token && systemctl reload y360backup`,
 		Short: "Exchange the saved refresh token for a new access token",
 		Long: `Reads <token-file>.refresh.json written by 'auth login', obtains a new access
 token (and refresh token, if Yandex rotates it) and replaces both files, mode 0600.

@@ -20,7 +20,10 @@ type backupOptions struct {
 func newBackupCommand(g *globalOptions) *cobra.Command {
 	var opts backupOptions
 	cmd := &cobra.Command{
-		Use:   "backup",
+		Use: "backup",
+		Example: `  y360backup backup                          # every user the config selects
+  y360backup backup -u alice@example.com -u bob@example.com
+  y360backup -c ./config.yaml backup --json`,
 		Short: "Back up all (or the named) users now, once",
 		Long: `Backs up every selected user of the organization once: mail, calendars and Disk as
 enabled in the config. Users run in parallel (concurrency); a failing user or item is
@@ -48,10 +51,11 @@ func withRun(cmd *cobra.Command, g *globalOptions, only []string, do func(*backu
 	if err != nil {
 		return err
 	}
-	log, err := newLogger(cfg.Log)
+	log, err := newLogger(cfg)
 	if err != nil {
 		return err
 	}
+	logStartup(log, cmd.Name(), g.configFile)
 	defer log.Sync()
 	repo, err := openRepo(cmd.Context(), cfg)
 	if err != nil {

@@ -7,9 +7,13 @@ import (
 )
 
 func newConfigCommand(g *globalOptions) *cobra.Command {
-	cmd := &cobra.Command{Use: "config", Short: "Work with the configuration file"}
+	cmd := &cobra.Command{Use: "config", Short: "Work with the configuration file",
+		Example: `  y360backup config check
+  y360backup -c ./config.yaml config check`}
 	cmd.AddCommand(&cobra.Command{
-		Use:   "check",
+		Use: "check",
+		Example: `  y360backup config check
+  y360backup -c ./config.yaml config check`,
 		Short: "Validate the configuration and report every problem with its key and line",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {

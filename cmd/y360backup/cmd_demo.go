@@ -14,7 +14,9 @@ func newDemoCommand(g *globalOptions) *cobra.Command {
 	var dir string
 	var verbose bool
 	cmd := &cobra.Command{
-		Use:   "demo",
+		Use: "demo",
+		Example: `  y360backup demo
+  y360backup demo --dir /tmp/y360backup-demo -v`,
 		Short: "Back up an emulated organization into a local folder and check the result (needs nothing but this binary)",
 		Long: `Starts, in this process, an emulated Yandex 360 organization: the Directory and OAuth
 token-exchange APIs and Disk REST (the emulator), an IMAP server speaking XOAUTH2, and a CalDAV

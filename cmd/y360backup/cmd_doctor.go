@@ -20,7 +20,6 @@ import (
 
 	"github.com/y360backup/y360backup/backup"
 	"github.com/y360backup/y360backup/backup/config"
-	"github.com/y360backup/y360backup/backup/daemon/logmask"
 	"github.com/y360backup/y360backup/sinks"
 	s3sink "github.com/y360backup/y360backup/sinks/s3"
 	"github.com/y360backup/y360backup/sources"
@@ -36,7 +35,9 @@ type doctorOptions struct {
 func newDoctorCommand(g *globalOptions) *cobra.Command {
 	var opts doctorOptions
 	cmd := &cobra.Command{
-		Use:   "doctor",
+		Use: "doctor",
+		Example: `  y360backup doctor
+  y360backup doctor -u alice@example.com --timeout 1m`,
 		Short: "Check every link a backup needs and say exactly what is wrong",
 		Long: `Checks, in order: the admin token (its scopes), the Directory API (first page
 of users), one user's token exchange and its scopes, an IMAP login (XOAUTH2 and
@@ -69,7 +70,8 @@ func runDoctor(ctx context.Context, cfg *config.Config, opts doctorOptions, out 
 	p := &printer{out: out}
 	show, showText := func(s string) string { return s }, func(s string) string { return s }
 	if cfg.Log.MaskEmails {
-		show, showText = logmask.MaskEmail, logmask.MaskText
+		m := emailMasker(cfg)
+		show, showText = m.Email, m.Text
 	}
 	step := func() (context.Context, context.CancelFunc) { return context.WithTimeout(ctx, opts.timeout) }
 	org, err := newOrgClient(cfg, nil)

@@ -118,7 +118,7 @@ func TestDoctor(t *testing.T) {
 			name:    "masked emails",
 			opts:    func(*y360emu.Options) {},
 			extra:   "log: {mask_emails: true}\n",
-			want:    []string{"checking with a***@demo.y360.test", "principal /a***@demo.y360.test/"},
+			want:    []string{"checking with a[", "]@demo.y360.test", "principal /a["}, // pseudonyms: a[hash]@domain
 			notWant: []string{"alice@"},
 		},
 	}

@@ -21,7 +21,9 @@ type emulatorOptions struct {
 func newEmulatorCommand() *cobra.Command {
 	var opts emulatorOptions
 	cmd := &cobra.Command{
-		Use:   "emulator",
+		Use: "emulator",
+		Example: `  y360backup emulator
+  y360backup emulator --addr 127.0.0.1:9090 --users-file users.txt --token-lifetime 5m`,
 		Short: "Serve the Yandex 360 API emulator (for tests and manual trials; not a real Yandex service)",
 		Long: `Serves an emulated Yandex 360 organization: OAuth token exchange, Directory users,
 service applications, the organization's objects (departments, groups, domains, shared

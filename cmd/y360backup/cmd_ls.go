@@ -134,7 +134,10 @@ func timeDigits(snaps []*backup.Snapshot) int {
 func newLsCommand(g *globalOptions) *cobra.Command {
 	var sf snapshotFlags
 	cmd := &cobra.Command{
-		Use:   "ls [USER [SOURCE [CONTAINER]]]",
+		Use: "ls [USER [SOURCE [CONTAINER]]]",
+		Example: `  y360backup ls                              # users in the latest snapshot
+  y360backup ls alice@example.com mail       # her mail folders
+  y360backup ls alice@example.com mail INBOX --at 2026-11-20`,
 		Short: "Browse a snapshot: users, then sources and containers, then items",
 		Args:  cobra.MaximumNArgs(3),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -16,6 +16,8 @@ func newOrgCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "org",
 		Short: "Inspect the organization's backed-up structure (users, departments, groups, rules)",
+		Example: `  y360backup org diff 3f9a1c2b
+  y360backup org plan-restore 3f9a1c2b --against live > recreate.sh`,
 	}
 	cmd.AddCommand(newOrgDiffCommand(g), newOrgPlanCommand(g))
 	return cmd
@@ -25,7 +27,9 @@ func newOrgDiffCommand(g *globalOptions) *cobra.Command {
 	return &cobra.Command{
 		Use:   "diff OLD [NEW]",
 		Short: "Who joined or left which group or department between two snapshots (NEW defaults to latest)",
-		Args:  cobra.RangeArgs(1, 2),
+		Example: `  y360backup org diff 3f9a1c2b            # from that snapshot to the latest
+  y360backup -r /srv/repo org diff 3f9a1c2b 7d0e4411`,
+		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			_, repo, err := openConfigRepo(cmd, g)
 			if err != nil {
@@ -58,7 +62,9 @@ type orgPlanOptions struct{ against string }
 func newOrgPlanCommand(g *globalOptions) *cobra.Command {
 	var opts orgPlanOptions
 	cmd := &cobra.Command{
-		Use:   "plan-restore SNAPSHOT",
+		Use: "plan-restore SNAPSHOT",
+		Example: `  y360backup org plan-restore 3f9a1c2b > recreate.sh   # review, then run by hand
+  y360backup org plan-restore 3f9a1c2b --against live`,
 		Short: "Print (never run) the API calls that would recreate departments, groups, memberships and rules missing since SNAPSHOT",
 		Long: `Compares the organization as backed up in SNAPSHOT with a later state (--against: a snapshot,
 by default the latest, or "live" to read the organization now through the admin API, read

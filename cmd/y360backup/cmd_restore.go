@@ -57,7 +57,10 @@ type restoreOptions struct {
 func newRestoreCommand(g *globalOptions) *cobra.Command {
 	var opts restoreOptions
 	cmd := &cobra.Command{
-		Use:   "restore",
+		Use: "restore",
+		Example: `  y360backup restore -u alice@example.com --source mail --folder INBOX
+  y360backup restore -u alice@example.com --at 2026-11-20 --in-place --policy skip
+  y360backup restore -u alice@example.com --to-user bob@example.com --since 2026-11-01`,
 		Short: "Write backed-up items back into accounts (by default into a new 'Restored <time>' place)",
 		Long: `Restores mail (IMAP APPEND with the original flags and date), calendar objects (CalDAV PUT),
 Disk files (upload) and contacts (CardDAV PUT) from a snapshot. By default nothing is overwritten:
@@ -80,7 +83,7 @@ what it already wrote is recognised and skipped.`,
 			if err != nil {
 				return err
 			}
-			log, err := newLogger(cfg.Log)
+			log, err := newLogger(cfg)
 			if err != nil {
 				return err
 			}

@@ -31,7 +31,9 @@ import (
 
 func newRunCommand(g *globalOptions) *cobra.Command {
 	return &cobra.Command{
-		Use:   "run",
+		Use: "run",
+		Example: `  y360backup run                             # as systemd's y360backup.service does
+  y360backup -c ./config.yaml run`,
 		Short: "Run as a daemon: back up on schedule, serve /metrics and /healthz",
 		Long: `Runs in the foreground until SIGTERM or SIGINT, starting backups on the cron
 schedules of the config (schedule.default, or one per source). Jobs run side by
@@ -71,13 +73,14 @@ func runDaemon(ctx context.Context, deps runDeps) error {
 	}
 	log := deps.log
 	if log == nil {
-		if log, err = newLogger(cfg.Log); err != nil { // masks emails when asked
+		if log, err = newLogger(cfg); err != nil { // masks emails when asked
 			return err
 		}
 		defer log.Sync()
 	} else if cfg.Log.MaskEmails {
-		log = log.WithOptions(logmask.Option())
+		log = log.WithOptions(emailMasker(cfg).Option())
 	}
+	logStartup(log, "run", deps.configFile)
 	m := metrics.New(metrics.Options{Version: version, UserLabel: userLabel(cfg)})
 	pt := &politeTransports{m: m, log: log}
 	plan, err := buildPlan(ctx, cfg, pt.get(cfg), log, m)
@@ -112,7 +115,7 @@ func runDaemon(ctx context.Context, deps runDeps) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	bound, srvDone, err := serveMetrics(ctx, listen, cfg.Log.MaskEmails, m, d, log)
+	bound, srvDone, err := serveMetrics(ctx, listen, healthMask(cfg), m, d, log)
 	if err != nil {
 		return err
 	}
@@ -147,7 +150,7 @@ func runDaemon(ctx context.Context, deps runDeps) error {
 // serveMetrics serves /metrics and /healthz on listen until ctx is done
 // ("" serves nothing). It returns the bound address and a channel that
 // yields the server's result once it has stopped.
-func serveMetrics(ctx context.Context, listen string, mask bool, m *metrics.Metrics, d *daemon.Daemon, log *zap.Logger) (string, <-chan error, error) {
+func serveMetrics(ctx context.Context, listen string, mask *logmask.Masker, m *metrics.Metrics, d *daemon.Daemon, log *zap.Logger) (string, <-chan error, error) {
 	srvDone := make(chan error, 1)
 	if listen == "" {
 		srvDone <- nil
@@ -158,8 +161,8 @@ func serveMetrics(ctx context.Context, listen string, mask bool, m *metrics.Metr
 		return "", nil, fmt.Errorf("metrics.listen %s: %w", listen, err)
 	}
 	health := d.Health
-	if mask {
-		health = func() error { return maskErr(d.Health()) }
+	if mask != nil {
+		health = func() error { return maskErr(mask, d.Health()) }
 	}
 	go func() { srvDone <- metrics.Serve(ctx, ln, m, health) }()
 	bound := ln.Addr().String()
@@ -219,16 +222,24 @@ func warnRestartOnly(log *zap.Logger, old, cur *config.Config, listen string) {
 // userLabel is the metrics label for a user's email.
 func userLabel(cfg *config.Config) func(string) string {
 	if cfg.Log.MaskEmails {
-		return logmask.MaskEmail
+		return emailMasker(cfg).Email
 	}
 	return nil
 }
 
-func maskErr(err error) error {
+// healthMask is the masker for /healthz answers, nil when emails are shown.
+func healthMask(cfg *config.Config) *logmask.Masker {
+	if cfg.Log.MaskEmails {
+		return emailMasker(cfg)
+	}
+	return nil
+}
+
+func maskErr(m *logmask.Masker, err error) error {
 	if err == nil {
 		return nil
 	}
-	return errors.New(logmask.MaskText(err.Error()))
+	return errors.New(m.Text(err.Error()))
 }
 
 // buildPlan turns a config into the daemon's Plan: it opens the repository
@@ -370,7 +381,9 @@ func newPoliteTransport(limits map[string]hostlimit.Limit, m *metrics.Metrics) *
 func newHealthcheckCommand(g *globalOptions) *cobra.Command {
 	var addr string
 	cmd := &cobra.Command{
-		Use:   "healthcheck",
+		Use: "healthcheck",
+		Example: `  y360backup healthcheck                     # asks metrics.listen from the config
+  y360backup healthcheck --addr 127.0.0.1:9360`,
 		Short: "Ask the running daemon's /healthz; exit 0 when healthy (for container HEALTHCHECK)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {

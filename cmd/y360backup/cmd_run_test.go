@@ -190,7 +190,10 @@ log: {level: debug, mask_emails: %v}
 `, mask))
 	alice := "alice@demo.y360.test"
 	if mask {
-		alice = "a***@demo.y360.test"
+		alice = emailMasker(loadCfg(t, cfgFile)).Email(alice)
+		if !strings.HasPrefix(alice, "a[") {
+			t.Fatalf("alice's pseudonym %q", alice)
+		}
 	}
 	sock := filepath.Join(w.dir, "notify.sock")
 	nconn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
@@ -307,6 +310,10 @@ log: {level: debug, mask_emails: %v}
 	assertNoSecrets(t, logs.String(), w)
 	if !strings.Contains(logs.String(), alice) {
 		t.Errorf("the log never names %s", alice)
+	}
+	abs, _ := filepath.Abs(cfgFile)
+	if start := `"msg":"y360backup starting","command":"run","version":"` + version + `","config":"` + abs + `"`; !strings.Contains(logs.String(), start) {
+		t.Errorf("no start-up line %s in the log", start)
 	}
 	if mask {
 		for _, u := range w.emu.Users() {

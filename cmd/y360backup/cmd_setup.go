@@ -67,7 +67,10 @@ type setupOptions struct {
 func newSetupCommand(g *globalOptions) *cobra.Command {
 	var opts setupOptions
 	cmd := &cobra.Command{
-		Use:   "setup",
+		Use: "setup",
+		Example: `  y360backup setup --dry-run
+  y360backup setup --owner-token-file owner-token --test-user alice@example.com
+  y360backup setup --restore                 # also grant the scopes restores need`,
 		Short: "Register the service application in the organization (as its owner) and test it",
 		Long: `Automates the manual steps of Yandex's service-applications guide, as the
 organization's owner (a token with ya360_security:service_applications_write):

@@ -9,7 +9,9 @@ import (
 
 func newSnapshotsCommand(g *globalOptions) *cobra.Command {
 	return &cobra.Command{
-		Use:   "snapshots",
+		Use: "snapshots",
+		Example: `  y360backup snapshots
+  y360backup snapshots --json`,
 		Short: "List the backup runs stored in the repository",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -16,7 +16,10 @@ type verifyOptions struct {
 func newVerifyCommand(g *globalOptions) *cobra.Command {
 	var opts verifyOptions
 	cmd := &cobra.Command{
-		Use:   "verify",
+		Use: "verify",
+		Example: `  y360backup verify                          # the latest snapshot, all its objects
+  y360backup verify --sample 0.05            # 5% of the objects (the rest of the checks in full)
+  y360backup verify --snapshot 3f9a1c2b`,
 		Short: "Check the repository's files against each other, and re-read a snapshot's objects",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {

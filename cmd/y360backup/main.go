@@ -46,7 +46,11 @@ func main() {
 	defer stop()
 	var gopts globalOptions
 	root := &cobra.Command{
-		Use:           "y360backup",
+		Use: "y360backup",
+		Example: `  y360backup demo                            # try it on an emulated organization
+  y360backup config check && y360backup doctor
+  y360backup backup && y360backup snapshots
+  y360backup restore -u alice@example.com --source mail --folder INBOX`,
 		Short:         "Back up a Yandex 360 for Business organization (mail, calendars, Disk)",
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -137,9 +141,10 @@ var version = "dev"
 
 func newVersionCommand() *cobra.Command {
 	return &cobra.Command{
-		Use:   "version",
-		Short: "Print the version",
-		Args:  cobra.NoArgs,
+		Use:     "version",
+		Example: `  y360backup version`,
+		Short:   "Print the version",
+		Args:    cobra.NoArgs,
 		Run: func(cmd *cobra.Command, args []string) {
 			fmt.Fprintf(cmd.OutOrStdout(), "y360backup %s (repository format %d)\n", version, backup.FormatVersion)
 		},

@@ -13,6 +13,7 @@ import (
 	"github.com/y360backup/y360backup/backup"
 	"github.com/y360backup/y360backup/backup/config"
 	"github.com/y360backup/y360backup/backup/daemon/logmask"
+	"github.com/y360backup/y360backup/internal/journald"
 	"github.com/y360backup/y360backup/sinks"
 	fssink "github.com/y360backup/y360backup/sinks/fs"
 	"github.com/y360backup/y360backup/sources"
@@ -98,34 +99,62 @@ func userFilter(cfg *config.Config) func(sources.User) (bool, string) {
 	}
 }
 
-// newLogger builds a zap logger: JSON when not on a terminal (systemd,
-// containers) or when asked, a console encoder otherwise.
-func newLogger(cfg config.Log) (*zap.Logger, error) {
+// newLogger builds a zap logger: with journald priority prefixes when
+// stderr is the journal (systemd) or log.format is journald, JSON when not
+// on a terminal (containers) or when asked, a console encoder otherwise.
+func newLogger(cfg *config.Config) (*zap.Logger, error) {
 	var lvl zapcore.Level
-	if err := lvl.Set(cfg.Level); err != nil {
+	if err := lvl.Set(cfg.Log.Level); err != nil {
 		return nil, err
 	}
-	format := cfg.Format
-	if format == "auto" {
-		format = "json"
-		if isTerminal(os.Stderr) {
-			format = "console"
+	enc := logEncoder(cfg.Log.Format, journald.IsJournal(os.Stderr, os.Getenv("JOURNAL_STREAM")), isTerminal(os.Stderr))
+	core := zapcore.NewCore(enc, zapcore.Lock(os.Stderr), lvl)
+	opts := []zap.Option{zap.AddCaller(), zap.ErrorOutput(zapcore.Lock(os.Stderr))}
+	if cfg.Log.MaskEmails {
+		opts = append(opts, emailMasker(cfg).Option())
+	}
+	return zap.New(core, opts...), nil
+}
+
+// logEncoder picks the log layout for log.format and where stderr goes.
+func logEncoder(format string, underJournal, terminal bool) zapcore.Encoder {
+	switch {
+	case format == "journald" || format == "auto" && underJournal:
+		return journald.TextEncoder()
+	case format == "json" || format == "auto" && !terminal:
+		enc := zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
+		if underJournal { // log.format: json under systemd keeps its priorities
+			enc = journald.Encoder(enc)
 		}
+		return enc
 	}
-	zc := zap.NewProductionConfig()
-	zc.Level = zap.NewAtomicLevelAt(lvl)
-	zc.Encoding = format
-	zc.Sampling = nil
-	zc.DisableStacktrace = true
-	if format == "console" {
-		zc.EncoderConfig = zap.NewDevelopmentEncoderConfig()
-		zc.EncoderConfig.EncodeLevel = zapcore.CapitalColorLevelEncoder
+	ec := zap.NewDevelopmentEncoderConfig()
+	ec.EncodeLevel = zapcore.CapitalColorLevelEncoder
+	return zapcore.NewConsoleEncoder(ec)
+}
+
+// emailMasker gives users stable pseudonyms in logs, metric labels and
+// /healthz (log.mask_emails). Its key is the organization's client secret,
+// which every command that reaches users has, so the pseudonyms are the
+// same across runs and cannot be recomputed from a list of addresses by
+// someone who only reads the logs. Without a secret (commands that only
+// read the repository) the key is the organization id: still stable, but
+// guessable; docs/deployment.md says so.
+func emailMasker(cfg *config.Config) *logmask.Masker {
+	if cfg.Organization.ClientSecret != "" {
+		return logmask.New([]byte("client-secret:" + cfg.Organization.ClientSecret))
 	}
-	var opts []zap.Option
-	if cfg.MaskEmails {
-		opts = append(opts, logmask.Option())
+	return logmask.New([]byte("org:" + cfg.Organization.ID))
+}
+
+// logStartup logs the first line of a command that runs under systemd or
+// cron: which build runs, with which config, so a journal excerpt says both.
+func logStartup(log *zap.Logger, command, configFile string) {
+	if abs, err := filepath.Abs(configFile); err == nil {
+		configFile = abs
 	}
-	return zc.Build(opts...)
+	log.Info("y360backup starting", zap.String("command", command), zap.String("version", version),
+		zap.String("config", configFile), zap.Int("pid", os.Getpid()))
 }
 
 // isTerminal reports whether f is a terminal (progress lines, console logs).

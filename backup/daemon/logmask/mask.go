@@ -1,9 +1,13 @@
 package logmask
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -14,41 +18,62 @@ import (
 // email matches an address, with "@" or its percent-encoding, IDN domains included.
 var email = regexp.MustCompile(`(?i)([\p{L}\p{N}._+\-]+)(@|%40)([\p{L}\p{N}\-]+(?:\.[\p{L}\p{N}\-]+)*\.\p{L}{2,})`)
 
-// MaskEmail masks one address, keeping the first character of the local part
-// and the whole domain. A string that is not an address is returned as is.
-func MaskEmail(addr string) string {
-	if m := email.FindStringSubmatch(addr); m != nil && m[0] == addr {
-		return maskParts(m[1], m[2], m[3])
+// Masker turns addresses into stable pseudonyms: alice@example.com becomes
+// a[5d41402abc]@example.com, where the bracket holds the first 40 bits of
+// HMAC-SHA256(key, lower-cased address). The same address always gets the
+// same pseudonym under the same key, so users can be told apart across
+// runs and log lines, while without the key a list of candidate addresses
+// cannot be hashed to match. The bracket also keeps a masked address from
+// being masked again (the local part must end right before the "@").
+type Masker struct{ key []byte }
+
+// New returns a Masker keyed by key. An empty key still gives stable
+// pseudonyms, but anyone can then recompute them from a list of addresses.
+func New(key []byte) *Masker { return &Masker{key: slices.Clone(key)} }
+
+// pseudonymBytes is the length of the pseudonym's hash (40 bits: a chance
+// of about 1 in 20 000 that two of 10 000 users share one).
+const pseudonymBytes = 5
+
+// Email masks one address. A string that is not an address is returned as is.
+func (m *Masker) Email(addr string) string {
+	if sm := email.FindStringSubmatch(addr); sm != nil && sm[0] == addr {
+		return m.parts(sm[1], sm[2], sm[3])
 	}
 	return addr
 }
 
-// MaskText masks every address found in s.
-func MaskText(s string) string {
+// Text masks every address found in s.
+func (m *Masker) Text(s string) string {
 	if !strings.Contains(s, "@") && !strings.Contains(s, "%40") {
 		return s
 	}
 	return email.ReplaceAllStringFunc(s, func(a string) string {
-		m := email.FindStringSubmatch(a)
-		return maskParts(m[1], m[2], m[3])
+		sm := email.FindStringSubmatch(a)
+		return m.parts(sm[1], sm[2], sm[3])
 	})
 }
 
-func maskParts(local, at, domain string) string {
+func (m *Masker) parts(local, at, domain string) string {
 	r, _ := utf8.DecodeRuneInString(local)
-	return string(r) + "***" + at + domain
+	mac := hmac.New(sha256.New, m.key)
+	mac.Write([]byte(strings.ToLower(local + "@" + domain))) // %40 and @ name the same user
+	return string(r) + "[" + hex.EncodeToString(mac.Sum(nil)[:pseudonymBytes]) + "]" + at + domain
 }
 
 // Option returns the zap option that masks emails in everything logged.
-func Option() zap.Option { return zap.WrapCore(Core) }
+func (m *Masker) Option() zap.Option { return zap.WrapCore(m.Core) }
 
 // Core wraps c so every entry is masked before it is encoded.
-func Core(c zapcore.Core) zapcore.Core { return maskCore{c} }
+func (m *Masker) Core(c zapcore.Core) zapcore.Core { return maskCore{c, m} }
 
-type maskCore struct{ zapcore.Core }
+type maskCore struct {
+	zapcore.Core
+	m *Masker
+}
 
 func (c maskCore) With(fs []zapcore.Field) zapcore.Core {
-	return maskCore{c.Core.With(maskFields(fs))}
+	return maskCore{c.Core.With(c.m.fields(fs)), c.m}
 }
 
 func (c maskCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
@@ -59,33 +84,33 @@ func (c maskCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.Chec
 }
 
 func (c maskCore) Write(e zapcore.Entry, fs []zapcore.Field) error {
-	e.Message = MaskText(e.Message)
-	return c.Core.Write(e, maskFields(fs))
+	e.Message = c.m.Text(e.Message)
+	return c.Core.Write(e, c.m.fields(fs))
 }
 
-func maskFields(fs []zapcore.Field) []zapcore.Field {
+func (m *Masker) fields(fs []zapcore.Field) []zapcore.Field {
 	out := make([]zapcore.Field, len(fs))
 	for i, f := range fs {
-		out[i] = maskField(f)
+		out[i] = m.field(f)
 	}
 	return out
 }
 
-func maskField(f zapcore.Field) zapcore.Field {
+func (m *Masker) field(f zapcore.Field) zapcore.Field {
 	switch f.Type {
 	case zapcore.StringType:
-		f.String = MaskText(f.String)
+		f.String = m.Text(f.String)
 	case zapcore.ByteStringType:
 		if b, ok := f.Interface.([]byte); ok {
-			return zap.String(f.Key, MaskText(string(b)))
+			return zap.String(f.Key, m.Text(string(b)))
 		}
 	case zapcore.ErrorType:
 		if err, ok := f.Interface.(error); ok && err != nil {
-			return zap.String(f.Key, MaskText(err.Error()))
+			return zap.String(f.Key, m.Text(err.Error()))
 		}
 	case zapcore.StringerType:
 		if s, ok := f.Interface.(fmt.Stringer); ok && s != nil {
-			return zap.String(f.Key, MaskText(s.String()))
+			return zap.String(f.Key, m.Text(s.String()))
 		}
 	case zapcore.ArrayMarshalerType, zapcore.ObjectMarshalerType, zapcore.ReflectType,
 		zapcore.NamespaceType, zapcore.InlineMarshalerType:
@@ -95,9 +120,9 @@ func maskField(f zapcore.Field) zapcore.Field {
 		enc := zapcore.NewMapObjectEncoder()
 		f.AddTo(enc)
 		if f.Type == zapcore.InlineMarshalerType {
-			return zap.Inline(maskedObject(enc.Fields))
+			return zap.Inline(maskedObject{enc.Fields, m})
 		}
-		return zap.Any(f.Key, maskValue(enc.Fields[f.Key]))
+		return zap.Any(f.Key, m.value(enc.Fields[f.Key]))
 	}
 	return f
 }
@@ -105,7 +130,7 @@ func maskField(f zapcore.Field) zapcore.Field {
 // maskValue masks strings inside an array/object value; other values
 // (structs logged with zap.Any) are taken through JSON first so their
 // strings are reached too.
-func maskValue(v any) any {
+func (m *Masker) value(v any) any {
 	switch v.(type) {
 	case string, []any, map[string]any, nil, bool, int, int64, uint64, float64:
 	default:
@@ -118,17 +143,17 @@ func maskValue(v any) any {
 	}
 	switch x := v.(type) {
 	case string:
-		return MaskText(x)
+		return m.Text(x)
 	case []any:
 		out := make([]any, len(x))
 		for i, e := range x {
-			out[i] = maskValue(e)
+			out[i] = m.value(e)
 		}
 		return out
 	case map[string]any:
 		out := make(map[string]any, len(x))
 		for k, e := range x {
-			out[k] = maskValue(e)
+			out[k] = m.value(e)
 		}
 		return out
 	}
@@ -136,11 +161,14 @@ func maskValue(v any) any {
 }
 
 // maskedObject re-emits inline fields after masking them.
-type maskedObject map[string]any
+type maskedObject struct {
+	fields map[string]any
+	m      *Masker
+}
 
-func (m maskedObject) MarshalLogObject(enc zapcore.ObjectEncoder) error {
-	for k, v := range m {
-		if err := enc.AddReflected(k, maskValue(v)); err != nil {
+func (o maskedObject) MarshalLogObject(enc zapcore.ObjectEncoder) error {
+	for k, v := range o.fields {
+		if err := enc.AddReflected(k, o.m.value(v)); err != nil {
 			return err
 		}
 	}
