@@ -20,7 +20,7 @@ type exportOptions struct {
 func newExportCommand(g *globalOptions) *cobra.Command {
 	var opts exportOptions
 	cmd := &cobra.Command{
-		Use: "export --out DIR|FILE.tar.zst|-",
+		Use:   "export --out DIR|FILE.tar.zst|-",
 		Short: "Write backed-up items to local files (Maildir/mbox/.eml, .ics, file tree) without touching any account",
 		Example: `  y360backup -r /srv/repo export -u alice@example.com --out alice --mail-format mbox
   y360backup export --at 2026-11-20 --out org-2026-11-20.tar.zst
