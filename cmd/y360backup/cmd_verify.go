@@ -20,6 +20,9 @@ func newVerifyCommand(g *globalOptions) *cobra.Command {
 		Short: "Re-read stored objects of a snapshot and check their hashes",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkSample(opts.fraction); err != nil {
+				return err
+			}
 			_, repo, err := openConfigRepo(cmd, g)
 			if err != nil {
 				return err
@@ -54,6 +57,15 @@ func runVerify(cmd *cobra.Command, g *globalOptions, repo *backup.Repository, op
 	}
 	if len(rep.Problems) > 0 {
 		return fmt.Errorf("%w: %d problem(s) found", errPartial, len(rep.Problems))
+	}
+	return nil
+}
+
+// checkSample refuses a --sample outside (0, 1] (NaN included): verify
+// would read everything or nothing without saying so.
+func checkSample(f float64) error {
+	if !(f > 0 && f <= 1) {
+		return fmt.Errorf("%w: --sample %v: want a fraction in (0, 1], e.g. 0.1 for 10%%", errUsage, f)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -22,6 +23,22 @@ import (
 // loadConfig reads the config named by --config.
 func loadConfig(g *globalOptions) (*config.Config, error) {
 	return config.Load(g.configFile)
+}
+
+// checkWiring makes the checks a run makes when it builds its parts from
+// cfg (sources, the S3 sink's settings, files they read), without
+// connecting anywhere, so that config check passes only what a run accepts.
+func checkWiring(cfg *config.Config) error {
+	var errs []error
+	if _, err := buildSources(cfg, nil, nil); err != nil {
+		errs = append(errs, err)
+	}
+	if cfg.Repository.Type == "s3" {
+		if err := s3Config(cfg).Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("repository.s3: %w", err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // openSink builds the repository's sink from the config.
