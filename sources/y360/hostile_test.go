@@ -4,40 +4,15 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/y360backup/y360backup/internal/memprobe"
 	"github.com/y360backup/y360backup/sources"
 	"github.com/y360backup/y360backup/sources/y360"
 )
-
-// heapPeak samples the heap in use while fn runs and returns the peak.
-func heapPeak(fn func()) uint64 {
-	var peak atomic.Uint64
-	done := make(chan struct{})
-	go func() {
-		var ms runtime.MemStats
-		for {
-			runtime.ReadMemStats(&ms)
-			if ms.HeapInuse > peak.Load() {
-				peak.Store(ms.HeapInuse)
-			}
-			select {
-			case <-done:
-				return
-			case <-time.After(5 * time.Millisecond):
-			}
-		}
-	}()
-	fn()
-	close(done)
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return max(peak.Load(), ms.HeapInuse)
-}
 
 // Issue 16.1: a hostile Directory cannot make ListUsers take unbounded
 // memory (a body of gigabytes) or run forever (pages: 999999999).
@@ -86,9 +61,8 @@ func TestListUsersHostileDirectory(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			runtime.GC()
 			var lerr error
-			peak := heapPeak(func() {
+			peak := memprobe.HeapPeak(func() {
 				lerr = cl.ListUsers(context.Background(), func(sources.User) error { return nil })
 			})
 			t.Logf("%s: peak heap in use %d MiB, %d requests: %v", c.name, peak>>20, hits.Load(), lerr)
