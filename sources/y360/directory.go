@@ -3,7 +3,6 @@ package y360
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -85,41 +84,19 @@ func (c *Client) usersPage(ctx context.Context, page int, fn func(sources.User) 
 		return pageInfo{}, fmt.Errorf("y360: list users page %d: %w", page, err)
 	}
 	defer drainClose(resp.Body)
-	body := &cappedReader{r: resp.Body, left: maxPageBytes}
+	body := &io.LimitedReader{R: resp.Body, N: maxPageBytes}
 	p, err := decodeUsersPage(json.NewDecoder(body), fn)
 	if err != nil {
 		if s, ok := err.(errStop); ok {
 			return pageInfo{}, s.err
 		}
-		if body.over {
+		if body.N <= 0 {
 			err = fmt.Errorf("the answer is larger than %d MiB; a page of %d users is ~1 MB", maxPageBytes>>20, UsersPerPage)
 		}
 		return pageInfo{}, fmt.Errorf("y360: list users page %d: decode: %w", page, err)
 	}
 	return p, nil
 }
-
-// cappedReader reads at most left bytes, then fails (and says so in over).
-type cappedReader struct {
-	r    io.Reader
-	left int64
-	over bool
-}
-
-func (c *cappedReader) Read(b []byte) (int, error) {
-	if c.left <= 0 {
-		c.over = true
-		return 0, errTooLarge
-	}
-	if int64(len(b)) > c.left {
-		b = b[:c.left]
-	}
-	n, err := c.r.Read(b)
-	c.left -= int64(n)
-	return n, err
-}
-
-var errTooLarge = errors.New("answer too large")
 
 // decodeUsersPage walks {"users":[...],"pages":N,...} token by token, handing
 // each user to fn as soon as it is decoded. Unknown keys are skipped.
