@@ -207,9 +207,11 @@ func (rs *restorer) once(ctx context.Context) error {
 func (rs *restorer) connect(ctx context.Context) (*wconn, error) {
 	var c *wconn
 	err := withToken(ctx, rs.cfg, rs.tok, "mail:imap_full (restore writes)", func(token string) error {
-		var err error
-		c, err = dialWire(ctx, rs.cfg, rs.user.Email, token, rs.src.wrapConn)
-		return err
+		return dialRetry(ctx, func() error {
+			var err error
+			c, err = dialWire(ctx, rs.cfg, rs.user.Email, token, rs.src.wrapConn)
+			return err
+		})
 	})
 	return c, err
 }

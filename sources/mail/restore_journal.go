@@ -46,7 +46,7 @@ const touchEvery = 100 * time.Millisecond
 // most every touchEvery): a rerun waits until the mtime is settleTime old,
 // so that what a killed run had sent has been committed before it looks.
 func (j *journal) touch() {
-	if j.path == "" || time.Since(j.touched) < touchEvery {
+	if j == nil || j.path == "" || time.Since(j.touched) < touchEvery {
 		return
 	}
 	j.touched = time.Now()
