@@ -2,12 +2,16 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/y360backup/y360backup/sinks"
 )
 
 // Issue 16.7: config check passes only what a run accepts.
@@ -78,5 +82,25 @@ func TestSelectionAndSampleFlags(t *testing.T) {
 		if err := checkSample(f); err != nil {
 			t.Errorf("--sample %v: %v", f, err)
 		}
+	}
+}
+
+type abortRecorder struct {
+	sinks.Sink
+	cutoff time.Time
+}
+
+func (a *abortRecorder) AbortStale(_ context.Context, cutoff time.Time) (int, error) {
+	a.cutoff = cutoff
+	return 0, nil
+}
+
+// Issue 16.6: opening a repository aborts S3 uploads older than a day, and
+// only those.
+func TestAbortStaleUploadsCutoff(t *testing.T) {
+	a := &abortRecorder{}
+	abortStaleUploads(context.Background(), a)
+	if d := time.Since(a.cutoff); d < staleUploadAge || d > staleUploadAge+time.Minute {
+		t.Errorf("AbortStale cutoff %v ago, want a day", d)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -60,8 +61,24 @@ func openRepo(ctx context.Context, cfg *config.Config) (*backup.Repository, erro
 	if err != nil {
 		return nil, err
 	}
+	abortStaleUploads(ctx, sink)
 	return backup.OpenOrInit(ctx, sink, backup.RepoOptions{SpoolDir: cfg.SpoolDir, CacheDir: cacheDir(cfg),
 		CommitInterval: cfg.Repository.CheckpointInterval, LeaseTTL: cfg.Repository.LeaseTTL})
+}
+
+// staleUploadAge: an S3 multipart upload older than this is a killed run's
+// leftover (a Put takes minutes; younger ones may belong to a run elsewhere).
+const staleUploadAge = 24 * time.Hour
+
+// abortStaleUploads aborts leftover multipart uploads (issue 16.6), best
+// effort: a key without the permission, or a store that is down, leaves
+// them to the bucket lifecycle rule (docs/deployment.md, "S3 leftovers").
+func abortStaleUploads(ctx context.Context, sink sinks.Sink) {
+	if a, ok := sink.(interface {
+		AbortStale(context.Context, time.Time) (int, error)
+	}); ok {
+		_, _ = a.AbortStale(ctx, time.Now().Add(-staleUploadAge))
+	}
 }
 
 // cacheDir is where the local state cache lives: cache_dir, else systemd's
