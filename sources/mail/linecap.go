@@ -9,8 +9,9 @@ import (
 // maxRespLine bounds one IMAP response line outside literals for the backup
 // session (imapclient buffers whole lines: a 120 MB line took 1.2 GB). The
 // longest honest line is a UID SEARCH answer without ranges: ~8 bytes per
-// message, so 32 MiB is four million messages in one folder.
-const maxRespLine = 32 << 20
+// message, so 32 MiB is four million messages in one folder. (A variable
+// for tests.)
+var maxRespLine = 32 << 20
 
 // lineCap passes a server's bytes through, failing once a response line
 // (not counting the literals it announces with {n}) exceeds max bytes.
