@@ -170,6 +170,7 @@ func newRepository(ctx context.Context, sink sinks.Sink, cfg RepoConfig, opts Re
 	if opts.SpoolDir == "" {
 		opts.SpoolDir = os.TempDir()
 	}
+	cleanSpool(opts.SpoolDir, time.Now())
 	r := &Repository{sink: sink, cfg: cfg, spoolDir: opts.SpoolDir, pol: cfg.Polynomial,
 		commitItems: opts.CommitItems, commitInterval: opts.CommitInterval, cacheDir: opts.CacheDir,
 		leaseTTL: opts.LeaseTTL, owner: newID(), bigBodies: make(chan struct{}, 1)}

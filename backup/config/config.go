@@ -8,8 +8,11 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"math"
 	"os"
 	"path"
@@ -215,6 +218,67 @@ func Load(file string) (*Config, error) {
 	return Parse(file, data, os.LookupEnv)
 }
 
+// maxConfigBytes and maxSecretBytes bound what is read: a config is a few
+// KB, a token or key well under one.
+const (
+	maxConfigBytes = 1 << 20
+	maxSecretBytes = 64 << 10
+)
+
+// readSmallFile reads a regular file of at most limit bytes. Anything else
+// (a FIFO, which would block, /dev/zero, which never ends, a directory) is
+// refused before it is opened.
+func readSmallFile(file string, limit int64) ([]byte, error) {
+	fi, err := os.Stat(file)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file but %s: give the path of a file", file, fileKind(fi.Mode()))
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s is larger than %d KiB: is it the right file?", file, limit>>10)
+	}
+	return data, nil
+}
+
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe (it would block)"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	}
+	return "not a plain file (" + m.Type().String() + ")"
+}
+
+// extraDocument finds a second YAML document ("---"), which would be
+// silently ignored; it returns its line, 0 if there is none.
+func extraDocument(data []byte) int {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var first, second yaml.Node
+	if dec.Decode(&first) != nil || dec.Decode(&second) != nil || len(second.Content) == 0 {
+		return 0
+	}
+	if n := second.Content[0]; n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return 0 // a trailing "---" with nothing after it
+	}
+	return second.Content[0].Line
+}
+
 // Parse is Load on bytes, with an injectable environment.
 func Parse(file string, data []byte, env func(string) (string, bool)) (*Config, error) {
 	cfg, probs := parse(data, env)
@@ -236,6 +300,10 @@ func parse(data []byte, env func(string) (string, bool)) (*Config, []Problem) {
 	}
 	lines := map[string]int{}
 	var probs []Problem
+	if line := extraDocument(data); line > 0 {
+		probs = append(probs, Problem{Key: "---", Line: line,
+			Msg: "a second YAML document (after ---) would be ignored: keep the whole configuration in one document"})
+	}
 	cfg := &Config{}
 	if len(root.Content) > 0 { // an empty file decodes to the zero Config
 		doc := root.Content[0]
@@ -362,7 +430,7 @@ func (c *Config) readSecretFiles(probs *[]Problem, lines map[string]int) {
 			*probs = append(*probs, Problem{Key: key, Line: lines[key], Msg: "set either the value or the _file form, not both"})
 			return
 		}
-		b, err := os.ReadFile(file)
+		b, err := readSmallFile(file, maxSecretBytes)
 		if err != nil {
 			*probs = append(*probs, Problem{Key: key, Line: lines[key], Msg: err.Error()})
 			return

@@ -227,3 +227,49 @@ func TestExampleConfigIsValid(t *testing.T) {
 		t.Errorf("the example shows values other than the defaults: %+v %+v %+v %+v", c.Schedule, c.Daemon, c.Metrics, c.RateLimits)
 	}
 }
+
+// Issue 16.1/16.7: what Load refuses before decoding, and a second document.
+func TestLoadRefusesHostileFiles(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := mkfifo(fifo); err != nil {
+		t.Skip("no mkfifo:", err)
+	}
+	big := filepath.Join(dir, "big.yaml")
+	os.WriteFile(big, []byte(base+"# "+strings.Repeat("x", maxConfigBytes)+"\n"), 0o600)
+	two := filepath.Join(dir, "two.yaml")
+	os.WriteFile(two, []byte(base+"---\nconcurrency: 9\n"), 0o600)
+	trailing := filepath.Join(dir, "trailing.yaml")
+	os.WriteFile(trailing, []byte(base+"---\n"), 0o600)
+	secret := filepath.Join(dir, "secret.yaml")
+	os.WriteFile(secret, []byte("organization: {id: '1', admin_token_file: /dev/zero, client_id: c, client_secret: s}\nrepository: {path: /r}\n"), 0o600)
+	for _, c := range []struct {
+		file string
+		want []string // "" = loads
+	}{
+		{fifo, []string{"not a regular file", "named pipe"}}, // would block forever
+		{"/dev/zero", []string{"not a regular file", "device"}},
+		{dir, []string{"not a regular file"}},
+		{big, []string{"larger than 1024 KiB"}},
+		{two, []string{"line 4", "second YAML document"}},
+		{trailing, nil},
+		{secret, []string{"organization.admin_token_file", "/dev/zero is not a regular file"}},
+	} {
+		_, err := Load(c.file)
+		if c.want == nil {
+			if err != nil {
+				t.Errorf("%s: %v", filepath.Base(c.file), err)
+			}
+			continue
+		}
+		if err == nil {
+			t.Errorf("%s: loaded", c.file)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: %v (want %q)", filepath.Base(c.file), err, w)
+			}
+		}
+	}
+}

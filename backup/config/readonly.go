@@ -43,7 +43,7 @@ func ForRepository(r Repository) *Config {
 // read reads a config file; a missing or unreadable one is a config
 // problem (exit code 2), named with what to do.
 func read(file string) ([]byte, error) {
-	data, err := os.ReadFile(file)
+	data, err := readSmallFile(file, maxConfigBytes)
 	if err != nil {
 		msg := err.Error()
 		if os.IsNotExist(err) {

@@ -2,8 +2,11 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/y360backup/y360backup/backup/config"
 )
 
 func newConfigCommand(g *globalOptions) *cobra.Command {
@@ -20,6 +23,13 @@ func newConfigCommand(g *globalOptions) *cobra.Command {
 			cfg, err := loadConfig(g)
 			if err != nil {
 				return err
+			}
+			if err := checkWiring(cfg); err != nil {
+				cerr := &config.Error{File: g.configFile}
+				for _, msg := range strings.Split(err.Error(), "\n") {
+					cerr.Problems = append(cerr.Problems, config.Problem{Msg: msg})
+				}
+				return cerr
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: OK (organization %s, repository %s, sources: %s)\n",
 				g.configFile, cfg.Organization.ID, cfg.Repository.Type, enabledSources(cfg))

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -43,8 +44,20 @@ func (f *selectionFlags) selection() (backup.Selection, error) {
 			return sel, fmt.Errorf("%w: --until: %v", errUsage, err)
 		}
 	}
+	if !sel.Since.IsZero() && !sel.Until.IsZero() && !sel.Since.Before(sel.Until) {
+		return sel, fmt.Errorf("%w: --since %s is not before --until %s: nothing would be selected", errUsage, f.since, f.until)
+	}
+	for _, name := range f.sources {
+		if !slices.Contains(sourceNames, name) {
+			return sel, fmt.Errorf("%w: --source %q: want one of %s", errUsage, name, strings.Join(sourceNames, ", "))
+		}
+	}
 	return sel, nil
 }
+
+// sourceNames are the names --source accepts (the sources' item names in
+// snapshots); a new source adds its name here.
+var sourceNames = []string{"mail", "calendar", "disk", "contacts", "org"}
 
 type restoreOptions struct {
 	snapshotFlags

@@ -23,8 +23,8 @@ func newVerifyCommand(g *globalOptions) *cobra.Command {
 		Short: "Check the repository's files against each other, and re-read a snapshot's objects",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if !(opts.fraction > 0 && opts.fraction <= 1) {
-				return fmt.Errorf("%w: --sample %v: give a fraction of the objects, more than 0 and at most 1 (0.05 = 5 %%)", errUsage, opts.fraction)
+			if err := checkSample(opts.fraction); err != nil {
+				return err
 			}
 			_, repo, err := openConfigRepo(cmd, g)
 			if err != nil {
@@ -64,6 +64,15 @@ func runVerify(cmd *cobra.Command, g *globalOptions, repo *backup.Repository, op
 	}
 	if len(rep.Problems) > 0 {
 		return fmt.Errorf("verify %w: %d problem(s) found", errPartial, len(rep.Problems))
+	}
+	return nil
+}
+
+// checkSample refuses a --sample outside (0, 1] (NaN included): verify
+// would read everything or nothing without saying so.
+func checkSample(f float64) error {
+	if !(f > 0 && f <= 1) {
+		return fmt.Errorf("%w: --sample %v: want a fraction in (0, 1], e.g. 0.1 for 10%%", errUsage, f)
 	}
 	return nil
 }

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
+	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -29,6 +31,22 @@ func loadConfig(g *globalOptions) (*config.Config, error) {
 	return cfg, withRepo(cfg, g.repo)
 }
 
+// checkWiring makes the checks a run makes when it builds its parts from
+// cfg (sources, the S3 sink's settings, files they read), without
+// connecting anywhere, so that config check passes only what a run accepts.
+func checkWiring(cfg *config.Config) error {
+	var errs []error
+	if _, err := buildSources(cfg, nil, nil); err != nil {
+		errs = append(errs, err)
+	}
+	if cfg.Repository.Type == "s3" {
+		if err := s3Config(cfg).Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("repository.s3: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // openSink builds the repository's sink from the config.
 func openSink(ctx context.Context, cfg *config.Config) (sinks.Sink, error) {
 	switch cfg.Repository.Type {
@@ -48,12 +66,28 @@ func openRepo(ctx context.Context, cfg *config.Config) (*backup.Repository, erro
 	if err != nil {
 		return nil, err
 	}
+	abortStaleUploads(ctx, sink)
 	return backup.OpenOrInit(ctx, sink, repoOptions(cfg))
 }
 
 func repoOptions(cfg *config.Config) backup.RepoOptions {
 	return backup.RepoOptions{SpoolDir: cfg.SpoolDir, CacheDir: cacheDir(cfg),
 		CommitInterval: cfg.Repository.CheckpointInterval, LeaseTTL: cfg.Repository.LeaseTTL}
+}
+
+// staleUploadAge: an S3 multipart upload older than this is a killed run's
+// leftover (a Put takes minutes; younger ones may belong to a run elsewhere).
+const staleUploadAge = 24 * time.Hour
+
+// abortStaleUploads aborts leftover multipart uploads (issue 16.6), best
+// effort: a key without the permission, or a store that is down, leaves
+// them to the bucket lifecycle rule (docs/deployment.md, "S3 leftovers").
+func abortStaleUploads(ctx context.Context, sink sinks.Sink) {
+	if a, ok := sink.(interface {
+		AbortStale(context.Context, time.Time) (int, error)
+	}); ok {
+		_, _ = a.AbortStale(ctx, time.Now().Add(-staleUploadAge))
+	}
 }
 
 // cacheDir is where the local state cache lives: cache_dir, else systemd's

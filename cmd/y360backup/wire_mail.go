@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 
 	"github.com/y360backup/y360backup/backup/config"
 	"github.com/y360backup/y360backup/sources"
@@ -18,6 +19,11 @@ func mailSource(cfg *config.Config) (sources.Source, error) {
 	c := mail.NewConfig()
 	c.Addr, c.Security, c.InsecureSkipVerify = in.Addr, in.Security, in.InsecureSkipVerify
 	c.IncludeFolders, c.ExcludeFolders, c.BatchSize = in.IncludeFolders, in.ExcludeFolders, in.BatchSize
+	if d := cacheDir(cfg); d != "" {
+		// A rerun after a killed restore removes the copies the killed run
+		// made (sources/mail/restore_dedupe.go).
+		c.RestoreJournalDir = filepath.Join(d, "mail-restore-journal")
+	}
 	if in.AppendPipeline > 0 {
 		c.AppendPipeline = in.AppendPipeline
 	}

@@ -332,13 +332,21 @@ func (s *Source) callJSON(ctx context.Context, tok sources.TokenSource, method, 
 	}
 	defer resp.Body.Close()
 	if out != nil {
-		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		body := &io.LimitedReader{R: resp.Body, N: maxJSONAnswer}
+		if err := json.NewDecoder(body).Decode(out); err != nil {
+			if body.N <= 0 {
+				err = fmt.Errorf("the answer is larger than %d MiB", maxJSONAnswer>>20)
+			}
 			return fmt.Errorf("decode %s: %w", p, err)
 		}
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10)) // let the connection be reused
 	return nil
 }
+
+// maxJSONAnswer bounds one Disk API JSON answer (a listing page of a few
+// hundred resources is well under a megabyte).
+const maxJSONAnswer = 64 << 20
 
 // sleep waits d or until ctx is done.
 func sleep(ctx context.Context, d time.Duration) error {

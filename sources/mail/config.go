@@ -60,6 +60,10 @@ type Config struct {
 	// AppendPipeline is how many APPENDs a restore sends before it waits for
 	// the answer to the first (default 16; 1 = one at a time).
 	AppendPipeline int `yaml:"append_pipeline"`
+	// RestoreJournalDir keeps, per destination folder, the UIDs restores
+	// created (restore_journal.go), so a rerun after a kill can remove the
+	// duplicates of an earlier run too. "" = this call's own APPENDs only.
+	RestoreJournalDir string `yaml:"-"`
 }
 
 // NewConfig returns the defaults: Yandex over implicit TLS, batches of 100

@@ -3,6 +3,7 @@ package mail
 import (
 	"bufio"
 	"context"
+	"io"
 	"net"
 	"strings"
 	"sync"
@@ -19,7 +20,10 @@ type fakeServer struct {
 	ln       net.Listener
 	greeting string
 	reply    func(tag, cmd string) (out string, closeAfter bool)
-	wg       sync.WaitGroup
+	// stream, if set, may answer a command itself by writing to w (for
+	// answers too large to build in memory); true means it did.
+	stream func(tag, cmd string, w io.Writer) bool
+	wg     sync.WaitGroup
 }
 
 func startFake(t *testing.T, greeting string, reply func(tag, cmd string) (string, bool)) string {
@@ -28,7 +32,10 @@ func startFake(t *testing.T, greeting string, reply func(tag, cmd string) (strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fakeServer{ln: ln, greeting: greeting, reply: reply}
+	return serveFake(t, ln, &fakeServer{ln: ln, greeting: greeting, reply: reply})
+}
+
+func serveFake(t *testing.T, ln net.Listener, f *fakeServer) string {
 	t.Cleanup(func() { ln.Close(); f.wg.Wait() })
 	f.wg.Add(1)
 	go func() {
@@ -61,6 +68,9 @@ func (f *fakeServer) serve(c net.Conn) {
 			return
 		}
 		tag, cmd, _ := strings.Cut(strings.TrimRight(line, "\r\n"), " ")
+		if f.stream != nil && f.stream(tag, strings.ToUpper(cmd), c) {
+			continue
+		}
 		out, closeAfter := f.reply(tag, strings.ToUpper(cmd))
 		if _, err := c.Write([]byte(out)); err != nil || closeAfter {
 			return

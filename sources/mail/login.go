@@ -219,6 +219,9 @@ func (l *loginConn) authenticate(client sasl.Client, saslIR bool) (caps string, 
 					caps = c
 				}
 				return caps, nil
+			case status == "NO" && challenged == nil && strings.EqualFold(strings.Fields(code + " x")[0], "UNAVAILABLE"):
+				// RFC 5530: a temporary failure, not a refused token (retried).
+				return "", fmt.Errorf("AUTHENTICATE: %w %s", errUnavailable, printable(text, 200))
 			case status == "NO" || challenged != nil:
 				// A server that sent an XOAUTH2 error challenge has refused
 				// the token whatever the final status says.

@@ -78,12 +78,18 @@ type restorer struct {
 	uncertain []bool
 	left      int
 	written   int
+
+	// The duplicate post-pass (restore_dedupe.go).
+	jr       *journal
+	appended map[uint32]bool // UIDs this call's APPENDs got
+	removed  int             // duplicates the post-pass removed
 }
 
 func newRestorer(s *Source, u sources.User, tok sources.TokenSource, t sources.RestoreTarget,
 	items []sources.RestoreItem, fail func(string, error)) *restorer {
 	rs := &restorer{src: s, cfg: s.cfg, user: u, tok: tok, t: t, fail: fail, items: items,
-		metas: make([]meta, len(items)), done: make([]bool, len(items)), uncertain: make([]bool, len(items)), left: len(items)}
+		metas: make([]meta, len(items)), done: make([]bool, len(items)), uncertain: make([]bool, len(items)), left: len(items),
+		appended: map[uint32]bool{}}
 	for i, it := range items {
 		if m, err := decodeMeta(it.Meta); err == nil {
 			rs.metas[i] = m
@@ -180,6 +186,9 @@ func (rs *restorer) once(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("SELECT %q: %w", printable(dest, 200), err)
 	}
+	if err := rs.loadJournal(ctx, c, dest, sel); err != nil {
+		return err
+	}
 	p, err := rs.plan(c, sel)
 	if err != nil {
 		return err
@@ -187,7 +196,10 @@ func (rs *restorer) once(ctx context.Context) error {
 	if err := rs.storeFlags(c, p.stores); err != nil {
 		return err
 	}
-	return rs.appendAll(ctx, c, dest, sel.perm, p.appends)
+	if err := rs.appendAll(ctx, c, dest, sel.perm, p.appends); err != nil {
+		return err
+	}
+	return rs.dedupe(c)
 }
 
 // connect logs in (with LIST) for the restore; a refused token is invalidated
@@ -195,9 +207,11 @@ func (rs *restorer) once(ctx context.Context) error {
 func (rs *restorer) connect(ctx context.Context) (*wconn, error) {
 	var c *wconn
 	err := withToken(ctx, rs.cfg, rs.tok, "mail:imap_full (restore writes)", func(token string) error {
-		var err error
-		c, err = dialWire(ctx, rs.cfg, rs.user.Email, token, rs.src.wrapConn)
-		return err
+		return dialRetry(ctx, func() error {
+			var err error
+			c, err = dialWire(ctx, rs.cfg, rs.user.Email, token, rs.src.wrapConn)
+			return err
+		})
 	})
 	return c, err
 }

@@ -122,6 +122,7 @@ var errOverQuota = errors.New("the mailbox is over quota")
 func (a *appender) complete(i int, r *resp) error {
 	err := r.err()
 	if err == nil {
+		a.rs.recordAppend(r.code)
 		a.rs.settle(i, true)
 		return nil
 	}
@@ -179,6 +180,7 @@ func (a *appender) one(ctx context.Context, i int) error {
 	}
 	defer body.close()
 
+	a.rs.jr.touch()
 	c := a.c
 	sync := !c.nonSync(it.Size)
 	tag := c.nextTag()

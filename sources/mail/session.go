@@ -70,7 +70,7 @@ func dial(ctx context.Context, cfg Config, email, token string, list bool, wrap 
 	if lr.caps != "" {
 		greeting = "* PREAUTH [CAPABILITY " + lr.caps + "] y360backup: logged in\r\n"
 	}
-	pc := &prefixConn{Conn: lr.conn, r: io.MultiReader(strings.NewReader(greeting), strings.NewReader(lr.buffered), lr.conn)}
+	pc := &prefixConn{Conn: lr.conn, r: newLineCap(io.MultiReader(strings.NewReader(greeting), strings.NewReader(lr.buffered), lr.conn), maxRespLine)}
 	s := &session{cl: imapclient.New(pc, nil), dc: dc, stop: lc.stop, folders: lr.folders}
 	dc.begin()
 	err = s.cl.WaitGreeting()

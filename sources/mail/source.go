@@ -136,11 +136,13 @@ func (r *run) session(ctx context.Context) (*session, error) {
 // connect logs in with a token from r.tok (and lists folders with list).
 func (r *run) connect(ctx context.Context, list bool) error {
 	err := withToken(ctx, r.cfg, r.tok, "mail:imap_ro", func(token string) error {
-		s, err := dial(ctx, r.cfg, r.user.Email, token, list, r.src.wrapConn)
-		if err == nil {
-			r.sess = s
-		}
-		return err
+		return dialRetry(ctx, func() error {
+			s, err := dial(ctx, r.cfg, r.user.Email, token, list, r.src.wrapConn)
+			if err == nil {
+				r.sess = s
+			}
+			return err
+		})
 	})
 	if err != nil {
 		return &userError{err}

@@ -31,7 +31,7 @@ func TestDecodeUsersPage(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var ids []string
-			pages, err := decodeUsersPage(json.NewDecoder(strings.NewReader(tc.body)), func(u sources.User) error {
+			p, err := decodeUsersPage(json.NewDecoder(strings.NewReader(tc.body)), func(u sources.User) error {
 				ids = append(ids, u.ID)
 				return nil
 			})
@@ -41,8 +41,8 @@ func TestDecodeUsersPage(t *testing.T) {
 				}
 			} else if err != nil {
 				t.Fatal(err)
-			} else if pages != tc.pages {
-				t.Errorf("pages %d, want %d", pages, tc.pages)
+			} else if p.pages != tc.pages {
+				t.Errorf("pages %d, want %d", p.pages, tc.pages)
 			}
 			if got := strings.Join(ids, ","); got != tc.ids {
 				t.Errorf("ids %q, want %q", got, tc.ids)

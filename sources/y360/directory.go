@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 
@@ -20,16 +21,48 @@ const UsersPerPage = 1000
 // Directory API returns them. Each page is decoded as a stream, so memory
 // does not grow with the page size. fn runs on the caller's goroutine; an
 // error from fn stops the listing and is returned as is.
+//
+// What the server says is checked, not trusted: a page body is read up to
+// maxPageBytes, and "pages" must agree with "total" (when given), stay
+// under maxPages, and a page before the last must hold users.
 func (c *Client) ListUsers(ctx context.Context, fn func(sources.User) error) error {
 	for page := 1; ; page++ {
-		pages, err := c.usersPage(ctx, page, fn)
+		p, err := c.usersPage(ctx, page, fn)
 		if err != nil {
 			return err
 		}
-		if page >= pages {
+		if err := p.sane(page); err != nil {
+			return fmt.Errorf("y360: list users page %d: %w", page, err)
+		}
+		if page >= p.pages {
 			return nil
 		}
 	}
+}
+
+// maxPageBytes bounds one page's body: 1000 users take ~1 MB.
+const maxPageBytes = 64 << 20
+
+// maxPages bounds the listing at 10 million users (1000 per page).
+const maxPages = 10_000
+
+// pageInfo is what a page says about the listing.
+type pageInfo struct {
+	pages, total, users int
+	hasTotal            bool
+}
+
+// sane reports a listing that cannot be right, before it runs forever.
+func (p pageInfo) sane(page int) error {
+	switch {
+	case p.pages > maxPages:
+		return fmt.Errorf("the server claims %d pages (more than %d): refusing an endless listing", p.pages, maxPages)
+	case p.hasTotal && p.pages > (p.total+UsersPerPage-1)/UsersPerPage+1:
+		return fmt.Errorf("the server claims %d pages for %d users at %d per page", p.pages, p.total, UsersPerPage)
+	case page < p.pages && p.users == 0:
+		return fmt.Errorf("page %d of %d holds no users", page, p.pages)
+	}
+	return nil
 }
 
 // errStop wraps an error returned by the caller's callback, so it is told
@@ -38,56 +71,66 @@ type errStop struct{ err error }
 
 func (e errStop) Error() string { return e.err.Error() }
 
-// usersPage fetches one page, feeds its users to fn and returns "pages".
-func (c *Client) usersPage(ctx context.Context, page int, fn func(sources.User) error) (int, error) {
+// usersPage fetches one page, feeds its users to fn and returns what the
+// page says about the listing.
+func (c *Client) usersPage(ctx context.Context, page int, fn func(sources.User) error) (pageInfo, error) {
 	path := fmt.Sprintf("/directory/v1/org/%s/users?page=%d&perPage=%d", url.PathEscape(c.cfg.OrgID), page, UsersPerPage)
 	req, err := c.adminRequest(ctx, http.MethodGet, path, nil)
 	if err != nil {
-		return 0, err
+		return pageInfo{}, err
 	}
 	resp, err := c.doer.Do(ctx, req)
 	if err != nil {
-		return 0, fmt.Errorf("y360: list users page %d: %w", page, err)
+		return pageInfo{}, fmt.Errorf("y360: list users page %d: %w", page, err)
 	}
 	defer drainClose(resp.Body)
-	pages, err := decodeUsersPage(json.NewDecoder(resp.Body), fn)
+	body := &io.LimitedReader{R: resp.Body, N: maxPageBytes}
+	p, err := decodeUsersPage(json.NewDecoder(body), fn)
 	if err != nil {
 		if s, ok := err.(errStop); ok {
-			return 0, s.err
+			return pageInfo{}, s.err
 		}
-		return 0, fmt.Errorf("y360: list users page %d: decode: %w", page, err)
+		if body.N <= 0 {
+			err = fmt.Errorf("the answer is larger than %d MiB; a page of %d users is ~1 MB", maxPageBytes>>20, UsersPerPage)
+		}
+		return pageInfo{}, fmt.Errorf("y360: list users page %d: decode: %w", page, err)
 	}
-	return pages, nil
+	return p, nil
 }
 
 // decodeUsersPage walks {"users":[...],"pages":N,...} token by token, handing
 // each user to fn as soon as it is decoded. Unknown keys are skipped.
-func decodeUsersPage(dec *json.Decoder, fn func(sources.User) error) (pages int, err error) {
+func decodeUsersPage(dec *json.Decoder, fn func(sources.User) error) (p pageInfo, err error) {
 	if err := expectDelim(dec, '{'); err != nil {
-		return 0, err
+		return p, err
 	}
 	for dec.More() {
 		key, err := dec.Token()
 		if err != nil {
-			return 0, err
+			return p, err
 		}
 		switch key {
 		case "users":
-			if err := decodeUsers(dec, fn); err != nil {
-				return 0, err
+			if err := decodeUsers(dec, func(u sources.User) error { p.users++; return fn(u) }); err != nil {
+				return p, err
 			}
 		case "pages":
-			if err := dec.Decode(&pages); err != nil {
-				return 0, fmt.Errorf("pages: %w", err)
+			if err := dec.Decode(&p.pages); err != nil {
+				return p, fmt.Errorf("pages: %w", err)
 			}
+		case "total":
+			if err := dec.Decode(&p.total); err != nil {
+				return p, fmt.Errorf("total: %w", err)
+			}
+			p.hasTotal = true
 		default:
 			var skip json.RawMessage
 			if err := dec.Decode(&skip); err != nil {
-				return 0, err
+				return p, err
 			}
 		}
 	}
-	return pages, expectDelim(dec, '}')
+	return p, expectDelim(dec, '}')
 }
 
 func decodeUsers(dec *json.Decoder, fn func(sources.User) error) error {

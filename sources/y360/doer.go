@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -235,19 +234,9 @@ func (d *Doer) bucket(host string) *bucket {
 	return b
 }
 
-// backoff returns the delay before retry number attempt+1: min·2^attempt,
-// capped at max, with "equal jitter" (half fixed, half random) so a herd of
-// workers that failed together does not come back together.
+// backoff returns the delay before retry number attempt+1 (sources.Backoff).
 func (d *Doer) backoff(attempt int) time.Duration {
-	w := d.minBackoff
-	for i := 0; i < attempt && w < d.maxBackoff; i++ {
-		w *= 2
-	}
-	if w > d.maxBackoff {
-		w = d.maxBackoff
-	}
-	half := w / 2
-	return half + time.Duration(rand.Int64N(int64(half)+1))
+	return sources.Backoff(d.minBackoff, d.maxBackoff, attempt)
 }
 
 func (d *Doer) ctxErr(req *http.Request, where string, ctxErr, lastErr error, attempts int) error {

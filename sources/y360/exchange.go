@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -33,6 +34,9 @@ type Token struct {
 }
 
 // String never shows the token itself.
+// maxTokenAnswer bounds a token endpoint's JSON (a few hundred bytes).
+const maxTokenAnswer = 1 << 20
+
 func (t Token) String() string {
 	return fmt.Sprintf("y360.Token{expires_in:%s scope:%q}", t.ExpiresIn, t.Scope)
 }
@@ -96,7 +100,11 @@ func (c *Client) exchange(ctx context.Context, subject, kind string) (Token, err
 	}
 	defer drainClose(resp.Body)
 	var tr api.TokenResponse
-	if err := json.NewDecoder(resp.Body).Decode(&tr); err != nil {
+	body := &io.LimitedReader{R: resp.Body, N: maxTokenAnswer}
+	if err := json.NewDecoder(body).Decode(&tr); err != nil {
+		if body.N <= 0 {
+			err = fmt.Errorf("larger than %d KiB", maxTokenAnswer>>10)
+		}
 		return Token{}, fmt.Errorf("y360: token answer: %w", err)
 	}
 	if tr.AccessToken == "" {

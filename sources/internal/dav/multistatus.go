@@ -419,7 +419,23 @@ type recorder struct {
 	n    int64 // bytes read so far
 }
 
+// maxElement bounds one top-level element of a multistatus (one <response>
+// with at most one calendar-data, escaped): the recorder holds it whole, so
+// a 2 GB href must end in an error, not in gigabytes of memory.
+const maxElement = maxObjectSize + 1<<20
+
+// maxObjectSize is the largest object one <response> may carry inline
+// (calendar-data of a multiget): calendar's own per-object limit.
+const maxObjectSize = 32 << 20
+
+// errElementTooLarge names the cap; an element this big is no calendar.
+var errElementTooLarge = fmt.Errorf("an element of the answer is larger than %d MiB (a calendar object may take %d MiB)",
+	maxElement>>20, maxObjectSize>>20)
+
 func (r *recorder) ReadByte() (byte, error) {
+	if len(r.buf) >= maxElement {
+		return 0, errElementTooLarge
+	}
 	b, err := r.br.ReadByte()
 	if err != nil {
 		return 0, err

@@ -2,8 +2,11 @@ package dav
 
 import (
 	"errors"
+	"io"
 	"strings"
 	"testing"
+
+	"github.com/y360backup/y360backup/internal/memprobe"
 )
 
 func TestDecodeMultiStatus(t *testing.T) {
@@ -157,6 +160,51 @@ func TestUnescapeText(t *testing.T) {
 		}
 		if err != nil || string(got) != tc.want {
 			t.Errorf("%q → %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+// endless yields prefix, then n bytes of 'a' generated on the fly.
+type endless struct {
+	prefix string
+	n      int64
+}
+
+func (e *endless) Read(p []byte) (int, error) {
+	if e.prefix != "" {
+		k := copy(p, e.prefix)
+		e.prefix = e.prefix[k:]
+		return k, nil
+	}
+	if e.n <= 0 {
+		return 0, io.EOF
+	}
+	k := min(int64(len(p)), e.n)
+	for i := range p[:k] {
+		p[i] = 'a'
+	}
+	e.n -= k
+	return int(k), nil
+}
+
+// Issue 16.1: a 2 GB href (or any element) ends in an error naming the cap,
+// with the heap bounded, instead of 6 GB of RSS.
+func TestDecodeMultiStatusHugeElement(t *testing.T) {
+	for _, prefix := range []string{
+		`<D:multistatus xmlns:D="DAV:"><D:response><D:href>/c/`,
+		`<D:multistatus xmlns:D="DAV:"><D:sync-token>`,
+		`<D:multistatus xmlns:D="DAV:"><D:junk a="`,
+	} {
+		var err error
+		peak := memprobe.HeapPeak(func() {
+			_, err = DecodeMultiStatus(&endless{prefix: prefix, n: 2 << 30}, func(*Response) error { return nil })
+		})
+		t.Logf("%s…: peak heap %d MiB: %v", prefix[len(prefix)-12:], peak>>20, err)
+		if err == nil || !strings.Contains(err.Error(), "larger than 33 MiB") {
+			t.Errorf("err = %v, want the element cap", err)
+		}
+		if peak > 512<<20 {
+			t.Errorf("peak heap %d MiB: not bounded", peak>>20)
 		}
 	}
 }
