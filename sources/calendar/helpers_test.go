@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -241,13 +240,4 @@ func backup(t *testing.T, src *calendar.Source, email string, st sources.Store) 
 	if err := src.Backup(context.Background(), user(email), tokensFor(email), st); err != nil {
 		t.Fatalf("backup %s: %v", email, err)
 	}
-}
-
-func readAll(t *testing.T, r io.Reader) []byte {
-	t.Helper()
-	b, err := io.ReadAll(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 
 	"github.com/y360backup/y360backup/sources"
 
@@ -103,14 +102,4 @@ func (s *Source) newSession(u sources.User, tok sources.TokenSource) (*session, 
 		ac.Basic = u.Email
 	}
 	return &session{cfg: s.cfg, dav: &dav.Client{HC: ac, Base: base}}, nil
-}
-
-// sortedKeys gives deterministic request order (stable tests, readable logs).
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

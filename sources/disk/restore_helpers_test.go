@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -228,26 +227,6 @@ func uploadsOK(t *testing.T, emu *y360emu.Server, email string) int {
 
 // failuresText joins a report's failures for matching.
 func failuresText(rep *engine.RestoreReport) string { return strings.Join(rep.Failures, "\n") }
-
-// countPUTs counts requests to the upload host seen by the test transport.
-type countPUTs struct {
-	mu sync.Mutex
-	n  int
-}
-
-func (c *countPUTs) hook(r *http.Request, _ *http.Response) {
-	if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/upload-target/") {
-		c.mu.Lock()
-		c.n++
-		c.mu.Unlock()
-	}
-}
-
-func (c *countPUTs) get() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.n
-}
 
 // snapTime is a fixed modified time for files the tests put.
 var snapTime = time.Date(2023, 3, 4, 5, 6, 7, 0, time.UTC)

@@ -73,24 +73,6 @@ func backup(t *testing.T, src *Source, email string, st sources.Store) {
 	}
 }
 
-// itemsByUID returns a container's committed items keyed by UID with decoded meta.
-func itemsByUID(t *testing.T, st *sourcetest.MemStore, folder string) map[uint32]meta {
-	t.Helper()
-	out := map[uint32]meta{}
-	for id, it := range st.Items(folder) {
-		m, err := decodeMeta(it.Meta)
-		if err != nil {
-			t.Fatalf("%s %s: meta %s: %v", folder, id, it.Meta, err)
-		}
-		_, uid, ok := parseItemID(id)
-		if !ok || uint32(uid) != m.UID {
-			t.Fatalf("%s: item ID %q does not match meta uid %d", folder, id, m.UID)
-		}
-		out[m.UID] = m
-	}
-	return out
-}
-
 // countingStore wraps a MemStore to count and intercept calls.
 type countingStore struct {
 	*sourcetest.MemStore
