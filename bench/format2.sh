@@ -133,7 +133,7 @@ CFG
   local oldest user
   # The oldest snapshot's finish time, from its name (20261208T004136.189198025Z-<id>.json.zst),
   # as RFC 3339 with nanoseconds: --at picks the newest snapshot finished at or before it.
-  oldest=$(ls "$repo/snapshots" | sort | head -1 |
+  oldest=$(ls "$repo/snapshots" | sort | sed -n 1p |
     sed -E 's/^([0-9]{4})([0-9]{2})([0-9]{2})T([0-9]{2})([0-9]{2})([0-9]{2})\.([0-9]+)Z-.*/\1-\2-\3T\4:\5:\6.\7Z/')
   user=u00007@example.org
   echo "# $(ls "$repo/snapshots" | wc -l) snapshots, $(ls "$repo/index" | wc -l) index files, $(du -sh "$repo" | cut -f1); oldest at $oldest"
