@@ -58,30 +58,12 @@ func (s *Source) Backup(ctx context.Context, u sources.User, tok sources.TokenSo
 	if err != nil {
 		return fmt.Errorf("calendar: user %s: %w", u.Email, err)
 	}
-	seen := map[string]bool{}
-	for _, c := range cols {
-		seen[c.Name] = true
-		if !s.cfg.selected(c.Name, c.DisplayName) {
-			st.Skip(c.Name, "excluded by config")
-			continue
-		}
-		if err := ss.backupCollection(ctx, c); err != nil {
-			if ctx.Err() != nil || errors.Is(err, sources.ErrUnauthorized) {
-				return fmt.Errorf("calendar: user %s: %w", u.Email, err)
-			}
-			st.Fail(c.Name, err)
-		}
+	named := make([]dav.Named, len(cols))
+	for i, c := range cols {
+		named[i] = dav.Named{Name: c.Name, DisplayName: c.DisplayName}
 	}
-	// Collections gone at the source. Excluded ones are still "seen": an
-	// exclusion stops backing a calendar up, it does not mark it deleted.
-	for _, name := range st.Containers() {
-		if !seen[name] {
-			if err := st.Remove(ctx, name); err != nil {
-				return fmt.Errorf("calendar: user %s: remove collection %s: %w", u.Email, name, err)
-			}
-		}
-	}
-	return nil
+	return dav.BackupCollections(ctx, st, "calendar", "collection", u.Email, named, s.cfg.selected,
+		func(i int) error { return ss.backupCollection(ctx, cols[i]) })
 }
 
 // newSession validates the config and builds the authenticated client for

@@ -54,28 +54,12 @@ func (s *Source) Backup(ctx context.Context, u sources.User, tok sources.TokenSo
 	if err != nil {
 		return fmt.Errorf("contacts: user %s: %w", u.Email, err)
 	}
-	seen := map[string]bool{}
-	for _, b := range books {
-		seen[b.Name] = true
-		if !s.cfg.selected(b.Name, b.DisplayName) {
-			st.Skip(b.Name, "excluded by config")
-			continue
-		}
-		if err := ss.backupBook(ctx, b); err != nil {
-			if ctx.Err() != nil || errors.Is(err, sources.ErrUnauthorized) {
-				return fmt.Errorf("contacts: user %s: %w", u.Email, err)
-			}
-			st.Fail(b.Name, err)
-		}
+	named := make([]dav.Named, len(books))
+	for i, b := range books {
+		named[i] = dav.Named{Name: b.Name, DisplayName: b.DisplayName}
 	}
-	for _, name := range st.Containers() {
-		if !seen[name] {
-			if err := st.Remove(ctx, name); err != nil {
-				return fmt.Errorf("contacts: user %s: remove book %s: %w", u.Email, name, err)
-			}
-		}
-	}
-	return nil
+	return dav.BackupCollections(ctx, st, "contacts", "book", u.Email, named, s.cfg.selected,
+		func(i int) error { return ss.backupBook(ctx, books[i]) })
 }
 
 func (s *Source) newSession(u sources.User, tok sources.TokenSource) (*session, error) {
