@@ -248,15 +248,8 @@ func (b *blobStore) flush(ctx context.Context) error {
 	if len(todo) == 0 {
 		return nil
 	}
-	name, data, err := b.r.writeIndexFile(ctx, todo)
-	if err != nil {
+	if err := b.r.storeIndexFile(ctx, todo); err != nil {
 		return err
-	}
-	// The cache learns the packs from the index file itself (as any other
-	// writer's would): a crash before this leaves the file for the next
-	// sync to ingest.
-	if _, err := b.cache.Ingest(name, bytes.NewReader(data)); err != nil {
-		return fmt.Errorf("repository: local index cache: %w", err)
 	}
 	b.mu.Lock()
 	b.unindex = b.unindex[len(todo):]
@@ -277,8 +270,23 @@ func toIndexEntries(es []pack.Entry) []index.Entry {
 	return out
 }
 
-// writeIndexFile stores one index file naming packs; its key is the SHA-256
-// of its bytes. It returns the key and the bytes.
+// storeIndexFile stores one index file naming packs (its key is the
+// SHA-256 of its bytes), then ingests it into the local cache. The cache
+// learns the packs from the index file itself, as any other writer's
+// would: a crash in between leaves the file for the next sync to ingest.
+func (r *Repository) storeIndexFile(ctx context.Context, packs []packEntries) error {
+	name, data, err := r.writeIndexFile(ctx, packs)
+	if err != nil {
+		return err
+	}
+	if _, err := r.blobs.cache.Ingest(name, bytes.NewReader(data)); err != nil {
+		return fmt.Errorf("repository: local index cache: %w", err)
+	}
+	return nil
+}
+
+// writeIndexFile encodes and stores one index file; it returns its key and
+// bytes.
 func (r *Repository) writeIndexFile(ctx context.Context, packs []packEntries) (string, []byte, error) {
 	var buf bytes.Buffer
 	enc := index.NewEncoder(&buf)

@@ -150,32 +150,46 @@ func packSize(entries []index.Entry) int64 {
 // an interrupted run (harmless; prune removes it).
 func (r *Repository) checkPacks(ctx context.Context, packs map[pack.ID]packInfo, rep *VerifyReport) error {
 	seen := make(map[pack.ID]bool, len(packs))
-	err := r.sink.List(ctx, dataPrefix, func(oi sinks.ObjectInfo) error {
-		id, err := pack.ParseID(oi.Key[strings.LastIndexByte(oi.Key, '/')+1:])
-		if err != nil || oi.Key != packKey(id) {
-			rep.problem("%s: not a pack name (a file this program did not write)", oi.Key)
-			return nil
-		}
+	err := r.listPacks(ctx, func(key string) {
+		rep.problem("%s: not a pack name (a file this program did not write)", key)
+	}, func(id pack.ID, size int64) {
 		info, ok := packs[id]
 		if !ok {
 			rep.UnindexedPacks++
-			rep.UnindexedBytes += oi.Size
-			return nil
+			rep.UnindexedBytes += size
+			return
 		}
 		seen[id] = true
 		rep.Packs++
-		if oi.Size != info.size {
-			rep.problem("pack %s: %d bytes, %s says %d: truncated or damaged (its %d blobs are unreadable)", oi.Key, oi.Size, info.file, info.size, info.blobs)
+		if size != info.size {
+			rep.problem("pack %s: %d bytes, %s says %d: truncated or damaged (its %d blobs are unreadable)", packKey(id), size, info.file, info.size, info.blobs)
 		}
-		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("repository: list packs: %w", err)
+		return err
 	}
 	for id, info := range packs {
 		if !seen[id] {
 			rep.problem("pack %s: missing, named by %s (%d blobs lost)", packKey(id), info.file, info.blobs)
 		}
+	}
+	return nil
+}
+
+// listPacks lists data/, calling found for every pack and foreign for any
+// other key.
+func (r *Repository) listPacks(ctx context.Context, foreign func(key string), found func(id pack.ID, size int64)) error {
+	err := r.sink.List(ctx, dataPrefix, func(oi sinks.ObjectInfo) error {
+		id, err := pack.ParseID(oi.Key[strings.LastIndexByte(oi.Key, '/')+1:])
+		if err != nil || oi.Key != packKey(id) {
+			foreign(oi.Key)
+		} else {
+			found(id, oi.Size)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("repository: list packs: %w", err)
 	}
 	return nil
 }
@@ -201,7 +215,7 @@ func (r *Repository) checkSnapshotObjects(ctx context.Context, packs map[pack.ID
 		}
 		if id, ok := parseHash(s.Root); !ok {
 			rep.problem("snapshot %s: root %q is not a tree ID", key, s.Root)
-		} else if !indexed(r.blobs.cache, packs, id) {
+		} else if _, ok := indexed(r.blobs.cache, packs, id); !ok {
 			rep.problem("snapshot %s: root tree %s is in no index file (the snapshot is unreadable)", key, s.Root)
 		}
 	}
@@ -228,11 +242,11 @@ func (r *Repository) checkCheckpoints(ctx context.Context, rep *VerifyReport) er
 // indexed reports whether a blob is in a pack that an index file in the
 // repository names now. The local cache only says where the blob was seen:
 // a cache entry whose index file is gone does not count.
-func indexed(c *index.Cache, packs map[pack.ID]packInfo, id pack.ID) bool {
+func indexed(c *index.Cache, packs map[pack.ID]packInfo, id pack.ID) (index.Location, bool) {
 	loc, found, err := c.Lookup(index.ID(id))
 	if err != nil || !found {
-		return false
+		return loc, false
 	}
 	_, ok := packs[pack.ID(loc.Pack)]
-	return ok
+	return loc, ok
 }

@@ -68,9 +68,7 @@ func TestVerifySeesEveryKindOfDamage(t *testing.T) {
 			sink.Corrupt(k, []byte("garbage"))
 		}, "corrupt"},
 		{"planted snapshot from the future", func(t *testing.T, r *Repository, sink *mem.Sink) {
-			k := firstKey(t, sink, snapshotPrefix)
 			sink.Put(context.Background(), snapshotPrefix+"29991231T000000.000000000Z-deadbeef.json.zst", strings.NewReader("x"), 1)
-			_ = k
 		}, "29991231"},
 		{"corrupt checkpoint", func(t *testing.T, r *Repository, sink *mem.Sink) {
 			sink.Put(context.Background(), checkpointPrefix+"00000000000000000099-x", strings.NewReader("not json"), 8)

@@ -131,11 +131,7 @@ func (r *Repository) putOnePass(ctx context.Context, rd io.Reader) (sources.Body
 	defer sp.close()
 	whole := sha256.New()
 	cr := &countingReader{r: io.TeeReader(rd, whole)}
-	cw := &countingWriter{w: sp.zw}
-	t, err := r.compress(cw, pack.Data, io.LimitReader(cr, chunkMin+1))
-	if err == nil {
-		err = sp.zw.Flush()
-	}
+	t, n, err := r.compressSpooled(sp, pack.Data, io.LimitReader(cr, chunkMin+1))
 	if err != nil {
 		return sources.Body{}, PutStats{}, fmt.Errorf("repository: read and compress body: %w", err)
 	}
@@ -147,11 +143,8 @@ func (r *Repository) putOnePass(ctx context.Context, rd io.Reader) (sources.Body
 	if r.blobs.lookupLocal(id) {
 		return body, PutStats{}, nil
 	}
-	added, err := r.blobs.addFrom(ctx, t, id, int(cr.n), reader(sp.z, cw.n), cw.n)
-	if err != nil || !added {
-		return body, PutStats{}, err
-	}
-	return body, PutStats{Uploaded: true, Compressed: cw.n}, nil
+	ps, err := r.addSpooled(ctx, sp, t, id, cr.n, n)
+	return body, ps, err
 }
 
 // readUpTo reads rd into buf until EOF or limit bytes. Unlike
@@ -261,22 +254,34 @@ func (r *Repository) putBlobSpooled(ctx context.Context, sp *spool, t pack.BlobT
 	if r.blobs.lookupLocal(id) {
 		return PutStats{}, nil
 	}
+	t, n, err := r.compressSpooled(sp, t, src)
+	if err != nil {
+		return PutStats{}, fmt.Errorf("repository: compress blob %s: %w", id, err)
+	}
+	return r.addSpooled(ctx, sp, t, id, rawLen, n)
+}
+
+// compressSpooled replaces the spool's stored form with that of src and
+// returns the type to record and its length.
+func (r *Repository) compressSpooled(sp *spool, t pack.BlobType, src io.Reader) (pack.BlobType, int64, error) {
 	if err := sp.rewind(); err != nil {
-		return PutStats{}, err
+		return t, 0, err
 	}
 	cw := &countingWriter{w: sp.zw}
 	t, err := r.compress(cw, t, src)
 	if err == nil {
 		err = sp.zw.Flush()
 	}
-	if err != nil {
-		return PutStats{}, fmt.Errorf("repository: compress blob %s: %w", id, err)
-	}
-	added, err := r.blobs.addFrom(ctx, t, id, int(rawLen), reader(sp.z, cw.n), cw.n)
+	return t, cw.n, err
+}
+
+// addSpooled adds the n stored bytes in the spool as blob id.
+func (r *Repository) addSpooled(ctx context.Context, sp *spool, t pack.BlobType, id pack.ID, rawLen, n int64) (PutStats, error) {
+	added, err := r.blobs.addFrom(ctx, t, id, int(rawLen), reader(sp.z, n), n)
 	if err != nil || !added {
 		return PutStats{}, err
 	}
-	return PutStats{Uploaded: true, Compressed: cw.n}, nil
+	return PutStats{Uploaded: true, Compressed: n}, nil
 }
 
 // putChunked cuts a spooled body into content-defined chunks, stores each,

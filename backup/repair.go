@@ -5,11 +5,9 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"strings"
 
 	"github.com/y360backup/y360backup/backup/index"
 	"github.com/y360backup/y360backup/backup/pack"
-	"github.com/y360backup/y360backup/sinks"
 	"github.com/y360backup/y360backup/sources"
 )
 
@@ -85,20 +83,15 @@ func (r *Repository) noteRepaired(what string) {
 func (r *Repository) lostPacks(ctx context.Context, packs map[pack.ID]packInfo) (lost map[pack.ID]bool, orphans map[pack.ID]int64, err error) {
 	sizes := map[pack.ID]int64{}
 	orphans = map[pack.ID]int64{}
-	err = r.sink.List(ctx, dataPrefix, func(oi sinks.ObjectInfo) error {
-		id, err := pack.ParseID(oi.Key[strings.LastIndexByte(oi.Key, '/')+1:])
-		if err != nil || oi.Key != packKey(id) {
-			return nil
-		}
+	err = r.listPacks(ctx, func(string) {}, func(id pack.ID, size int64) {
 		if _, ok := packs[id]; ok {
-			sizes[id] = oi.Size
+			sizes[id] = size
 		} else {
-			orphans[id] = oi.Size
+			orphans[id] = size
 		}
-		return nil
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("repository: list packs: %w", err)
+		return nil, nil, err
 	}
 	lost = map[pack.ID]bool{}
 	for id, info := range packs {
@@ -134,14 +127,7 @@ func (r *Repository) adoptOrphans(ctx context.Context, orphans map[pack.ID]int64
 	if len(adopt) == 0 {
 		return nil
 	}
-	name, data, err := r.writeIndexFile(ctx, adopt)
-	if err != nil {
-		return err
-	}
-	if _, err := r.blobs.cache.Ingest(name, strings.NewReader(string(data))); err != nil {
-		return fmt.Errorf("repository: local index cache: %w", err)
-	}
-	return nil
+	return r.storeIndexFile(ctx, adopt)
 }
 
 // maxAdoptedPack bounds what adoptOrphans reads into memory.
@@ -197,12 +183,8 @@ func (r *Repository) dropLostPacks(ctx context.Context, packs map[pack.ID]packIn
 		}
 	}
 	if len(keep) > 0 {
-		name, data, err := r.writeIndexFile(ctx, keep)
-		if err != nil {
+		if err := r.storeIndexFile(ctx, keep); err != nil {
 			return blobs, 0, err
-		}
-		if _, err := r.blobs.cache.Ingest(name, strings.NewReader(string(data))); err != nil {
-			return blobs, 0, fmt.Errorf("repository: local index cache: %w", err)
 		}
 	}
 	for file := range files {

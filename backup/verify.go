@@ -7,7 +7,6 @@ import (
 	"io"
 	"math"
 
-	"github.com/y360backup/y360backup/backup/index"
 	"github.com/y360backup/y360backup/backup/pack"
 )
 
@@ -106,7 +105,11 @@ func (r *Repository) verifiedState(ctx context.Context, h ContainerHead, packs m
 		ids = append(ids, doc.Pages...)
 	}
 	for _, s := range ids {
-		if id, ok := parseHash(s); !ok || !indexed(r.blobs.cache, packs, id) {
+		id, ok := parseHash(s)
+		if ok {
+			_, ok = indexed(r.blobs.cache, packs, id)
+		}
+		if !ok {
 			return nil, fmt.Errorf("segment or page %s is in no index file (missing from the repository)", s)
 		}
 	}
@@ -133,11 +136,11 @@ func (r *Repository) checkIndexed(ctx context.Context, hash string, packs map[pa
 	if !ok {
 		return fmt.Sprintf("invalid object hash %q", hash)
 	}
-	if !indexed(r.blobs.cache, packs, id) {
+	loc, ok := indexed(r.blobs.cache, packs, id)
+	if !ok {
 		return fmt.Sprintf("object %s is in no index file (missing from the repository)", hash[:12])
 	}
-	loc, _, err := r.blobs.cache.Lookup(index.ID(id))
-	if err != nil || pack.BlobType(loc.Type) != pack.ChunkList {
+	if pack.BlobType(loc.Type) != pack.ChunkList {
 		return ""
 	}
 	_, b, err := r.blobs.readBlob(ctx, id)
@@ -149,7 +152,7 @@ func (r *Repository) checkIndexed(ctx context.Context, hash string, packs map[pa
 		return fmt.Sprintf("object %s: %v", hash[:12], err)
 	}
 	for i, c := range refs {
-		if !indexed(r.blobs.cache, packs, c.id) {
+		if _, ok := indexed(r.blobs.cache, packs, c.id); !ok {
 			return fmt.Sprintf("object %s: chunk %d (%s) is in no index file", hash[:12], i, c.id.String()[:12])
 		}
 	}
