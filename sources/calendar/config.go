@@ -4,9 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"path"
-	"strings"
 	"time"
+
+	"github.com/y360backup/y360backup/sources/internal/dav"
 )
 
 // Auth schemes the source can speak.
@@ -93,34 +93,11 @@ func (c Config) Validate() error {
 	if c.Timeout < 0 {
 		return fmt.Errorf("calendar: timeout %v is negative", c.Timeout)
 	}
-	for _, g := range append(append([]string(nil), c.IncludeCalendars...), c.ExcludeCalendars...) {
-		if _, err := path.Match(g, ""); err != nil {
-			return fmt.Errorf("calendar: calendar glob %q: %w", g, err)
-		}
-	}
-	return nil
+	return dav.CheckGlobs("calendar: calendar glob", c.IncludeCalendars, c.ExcludeCalendars)
 }
 
 // selected reports whether a collection with this path segment and display
 // name is to be backed up.
 func (c Config) selected(segment, displayName string) bool {
-	if matchAny(c.ExcludeCalendars, segment, displayName) {
-		return false
-	}
-	return len(c.IncludeCalendars) == 0 || matchAny(c.IncludeCalendars, segment, displayName)
-}
-
-func matchAny(globs []string, names ...string) bool {
-	for _, g := range globs {
-		g = strings.ToLower(g)
-		for _, n := range names {
-			if n == "" {
-				continue
-			}
-			if ok, _ := path.Match(g, strings.ToLower(n)); ok {
-				return true
-			}
-		}
-	}
-	return false
+	return dav.Selected(c.IncludeCalendars, c.ExcludeCalendars, segment, displayName)
 }

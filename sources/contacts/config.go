@@ -4,9 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"path"
 	"strings"
 	"time"
+
+	"github.com/y360backup/y360backup/sources/internal/dav"
 )
 
 // Auth schemes the source can speak.
@@ -108,31 +109,12 @@ func (c Config) Validate() error {
 	if c.Timeout < 0 {
 		return fmt.Errorf("contacts: timeout %v is negative", c.Timeout)
 	}
-	for _, g := range append(append([]string(nil), c.IncludeBooks...), c.ExcludeBooks...) {
-		if _, err := path.Match(g, ""); err != nil {
-			return fmt.Errorf("contacts: book glob %q: %w", g, err)
-		}
-	}
-	return nil
+	return dav.CheckGlobs("contacts: book glob", c.IncludeBooks, c.ExcludeBooks)
 }
 
 // selected reports whether a book with this segment and name is backed up.
 func (c Config) selected(segment, displayName string) bool {
-	if matchAny(c.ExcludeBooks, segment, displayName) {
-		return false
-	}
-	return len(c.IncludeBooks) == 0 || matchAny(c.IncludeBooks, segment, displayName)
-}
-
-func matchAny(globs []string, names ...string) bool {
-	for _, g := range globs {
-		for _, n := range names {
-			if ok, _ := path.Match(strings.ToLower(g), strings.ToLower(n)); ok && n != "" {
-				return true
-			}
-		}
-	}
-	return false
+	return dav.Selected(c.IncludeBooks, c.ExcludeBooks, segment, displayName)
 }
 
 // homePath is the configured home for one user, "" when it is discovered.
